@@ -1,0 +1,83 @@
+using System.Text.Json;
+
+namespace CausalTap.Cli.Tests;
+
+[Collection(CliCollection.Name)]
+public class CliTests
+{
+    [Fact]
+    public void Version_names_the_onnxruntime_build_and_its_providers()
+    {
+        Assert.False(string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CAUSALTAP_ORT_LIB")),
+            "CAUSALTAP_ORT_LIB is not set: run the tests through ./scripts/test.sh, which installs ONNX Runtime.");
+        var (rc, output) = CliRunner.Run("--version");
+        Assert.Equal(0, rc);
+        Assert.Contains("causaltap 0.1.0", output);
+        Assert.Contains("onnxruntime 1.30.0", output);
+        Assert.Contains("CPUExecutionProvider", output);
+    }
+
+    [Fact]
+    public void Version_does_not_offer_providers_whose_plugin_libraries_are_missing()
+    {
+        string libraryDir = Path.GetDirectoryName(Environment.GetEnvironmentVariable("CAUSALTAP_ORT_LIB"))!;
+        Assert.False(File.Exists(Path.Combine(libraryDir, "libonnxruntime_providers_cuda.so")),
+            "This test expects the bundled CPU/WebGPU build of ONNX Runtime.");
+        var (_, output) = CliRunner.Run("--version");
+        string providersLine = output.Split('\n').Single(l => l.StartsWith("execution providers:", StringComparison.Ordinal));
+        Assert.DoesNotContain("CUDAExecutionProvider", providersLine);
+        Assert.Contains("CUDAExecutionProvider: listed by the library but not usable here (libonnxruntime_providers_shared.so, libonnxruntime_providers_cuda.so missing)", output);
+    }
+
+    [Fact]
+    public void Models_lists_directories_with_a_card_and_ignores_others()
+    {
+        string dir = Directory.CreateTempSubdirectory("causaltap-models-").FullName;
+        string? old = Environment.GetEnvironmentVariable("CAUSALTAP_MODELS");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "tiny"));
+            File.WriteAllText(Path.Combine(dir, "tiny", "model.json"), """{"description": "a tiny test model"}""");
+            Directory.CreateDirectory(Path.Combine(dir, "not-a-model"));
+            Directory.CreateDirectory(Path.Combine(dir, "broken"));
+            File.WriteAllText(Path.Combine(dir, "broken", "model.json"), "{ nope");
+            Environment.SetEnvironmentVariable("CAUSALTAP_MODELS", dir);
+
+            var (rc, output) = CliRunner.Run("models");
+            Assert.Equal(0, rc);
+            Assert.Contains("tiny", output);
+            Assert.Contains("a tiny test model", output);
+            Assert.Contains("unreadable model.json", output);
+            Assert.DoesNotContain("not-a-model", output);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CAUSALTAP_MODELS", old);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Bench_transport_refuses_too_few_calls_for_a_p99()
+    {
+        var (rc, output) = CliRunner.Run("bench", "transport", "--calls", "100");
+        Assert.NotEqual(0, rc);
+        Assert.Contains("at least 2000", output);
+    }
+
+    [Fact]
+    public void Bench_transport_measures_both_scenarios_over_loopback()
+    {
+        var (rc, output) = CliRunner.Run("bench", "transport", "--calls", "2000", "--warmup", "20", "--json");
+        Assert.True(rc == 0, output);
+        using JsonDocument doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+        foreach (string scenario in new[] { "unary", "pingPong" })
+        {
+            JsonElement s = doc.RootElement.GetProperty(scenario);
+            Assert.Equal(2000, s.GetProperty("Count").GetInt32());
+            double median = s.GetProperty("MedianMs").GetDouble(), p99 = s.GetProperty("P99Ms").GetDouble();
+            Assert.True(median > 0 && p99 >= median && s.GetProperty("MaxMs").GetDouble() >= p99, $"{scenario}: {s}");
+        }
+        Assert.Contains("cores", doc.RootElement.GetProperty("machine").GetString());
+    }
+}
