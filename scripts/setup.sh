@@ -22,9 +22,13 @@ say() { printf '[setup] %s\n' "$*"; }
 # rejects Debian 12's Mesa 22; lavapipe from Mesa 25 lets tests run the WebGPU path on the CPU.
 APT_PACKAGES=(
   ca-certificates curl
-  python3 python3-numpy python3-pytest python3-onnx
+  # training/ and model tests: Debian's torch 1.13 (CPU), with OpenBLAS (~20x faster matmul than reference BLAS)
+  python3 python3-numpy python3-pytest python3-onnx python3-torch libopenblas0-pthread
+  # gRPC peers and protoc for the interop tests
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc grpc-proto
-  libturbojpeg0 libvulkan1
+  # images and video: JPEG decode, ffmpeg for video files, OpenCV/PIL as independent peers in tests
+  libturbojpeg0 ffmpeg python3-opencv python3-pil
+  libvulkan1
 )
 BACKPORTS_PACKAGES=(mesa-vulkan-drivers)
 

@@ -1,0 +1,24 @@
+"""Shared pytest set-up for training/: one torch thread count, and the fixture-skip rule."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from causaltap_training import fixtures  # noqa: E402
+
+try:
+    import torch
+
+    torch.set_num_threads(2)
+except ImportError:  # torch is installed by scripts/setup.sh; without it the model tests cannot run
+    torch = None
+
+
+@pytest.fixture(scope="session")
+def require_fixtures():
+    """Skips (with the reason) when ../shared/fixtures is not next to the repository."""
+    if fixtures.shared_dir() is None:
+        pytest.skip("../shared/fixtures not found (set CAUSALTAP_SHARED to the shared folder to run parity tests)")
+    return fixtures
