@@ -21,7 +21,11 @@ public static class Program
         root.SetAction(_ => InfoCommand.PrintInfo(Console.Out));
 
         root.Add(InfoCommand.CreateModelsCommand());
+        root.Add(TrackCommand.Create());
+        root.Add(EvalCommand.Create());
+        root.Add(PredictCommand.Create());
         root.Add(Bench.BenchCommand.Create());
+        root.Add(OnnxRunCommand.Create());
 
         return root.Parse(args).Invoke();
     }

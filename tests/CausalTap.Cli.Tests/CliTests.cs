@@ -44,7 +44,7 @@ public class CliTests
             Environment.SetEnvironmentVariable("CAUSALTAP_MODELS", dir);
 
             var (rc, output) = CliRunner.Run("models");
-            Assert.Equal(0, rc);
+            Assert.Equal(1, rc); // the broken card (and a card without graphs to verify) are problems
             Assert.Contains("tiny", output);
             Assert.Contains("a tiny test model", output);
             Assert.Contains("unreadable model.json", output);

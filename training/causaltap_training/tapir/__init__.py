@@ -1,7 +1,7 @@
 """Causal TAPIR / BootsTAPIR (tapnet torch architecture, official state_dict names) with explicit causal state.
 
 Stages (one per ONNX graph): `Tapir.encode`, `Tapir.query_features`, `Tapir.step`; whole clips: `Tapir.forward`.
-Sizes: `TapirConfig` and the presets in `config` (`bootstapir`, `tapir`, `small`, `tiny`).
+Sizes: `TapirConfig` and the presets in `config` (`bootstapir`, `tapir`, `small`, `tiny`, `cpu`, `cpu_fast`).
 """
 from .config import PRESETS, TapirConfig, preset
 from .model import FeatureGrids, QueryFeatures, StepOutput, Tapir, Trajectories, visible_prob

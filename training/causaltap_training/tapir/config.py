@@ -45,12 +45,17 @@ class TapirConfig:
     num_mixer_blocks: int = 12
     mixer_kernel_size: int = 3                          # temporal depthwise conv taps
     causal: bool = True                                 # default temporal mode of `forward` (step is always causal)
+    # correlation of single-frame calls (`step`): "dot" = query . grid, then sample a 1-channel map (same math,
+    # much faster in ONNX Runtime); "sample" = sample C channels then dot (the whole-clip path, always used for T>1)
+    step_correlation: str = "dot"
 
     def __post_init__(self) -> None:
         if self.patch_size % 2 != 1:
             raise ValueError(f"patch_size must be odd, got {self.patch_size}")
         if self.mixer_kernel_size % 2 != 1:
             raise ValueError(f"mixer_kernel_size must be odd, got {self.mixer_kernel_size}")
+        if self.step_correlation not in ("dot", "sample"):
+            raise ValueError(f"step_correlation must be 'dot' or 'sample', got {self.step_correlation!r}")
         h, w = self.resolution
         if h % 8 or w % 8:
             raise ValueError(f"resolution must be a multiple of 8, got {self.resolution}")
@@ -122,11 +127,27 @@ TINY = TapirConfig(
     cost_hidden=8, occ_conv_channels=16, occ_mlp_hidden=16, num_pips_iter=1, pyramid_level=0,
     patch_size=5, mixer_hidden_dim=64, num_mixer_blocks=3)
 
-PRESETS: Dict[str, TapirConfig] = {c.name: c for c in (BOOTSTAPIR, TAPIR, SMALL, TINY)}
+# The bundled CPU defaults (2-core x86 budget: encoder + step for 256 points at 256^2 well under 33 ms in ONNX
+# Runtime; see train/README.md for the timing table). Compared with `tiny`: the first block group strides (the
+# 128^2 stage is the most expensive part of the encoder; hi-res stays at stride 4, low-res at 8), a thinner
+# stage-1 head (its convs run once per point on the 32x32 cost volume), one refinement iteration with a
+# two-block mixer (step time is linear in the point count and dominated by per-point ops).
+CPU = TapirConfig(
+    name="cpu", channels=(16, 32, 64, 64), strides=(2, 1, 2, 1), blocks_per_group=(1, 1, 1, 1),
+    extra_conv_blocks=0, cost_hidden=4, occ_conv_channels=8, occ_mlp_hidden=16, num_pips_iter=1,
+    pyramid_level=0, patch_size=5, mixer_hidden_dim=64, num_mixer_blocks=2)
+
+# Cheapest usable variant: narrower grids, 3x3 correlation patches, one mixer block with expansion 2.
+CPU_FAST = TapirConfig(
+    name="cpu_fast", channels=(16, 24, 48, 48), strides=(2, 1, 2, 1), blocks_per_group=(1, 1, 1, 1),
+    extra_conv_blocks=0, cost_hidden=4, occ_conv_channels=8, occ_mlp_hidden=8, num_pips_iter=1,
+    pyramid_level=0, patch_size=3, mixer_hidden_dim=48, num_mixer_blocks=1, mixer_expansion=2)
+
+PRESETS: Dict[str, TapirConfig] = {c.name: c for c in (BOOTSTAPIR, TAPIR, SMALL, TINY, CPU, CPU_FAST)}
 
 
 def preset(name: str, **overrides) -> TapirConfig:
-    """A named preset (`bootstapir`, `tapir`, `small`, `tiny`), optionally with fields replaced."""
+    """A named preset (`bootstapir`, `tapir`, `small`, `tiny`, `cpu`, `cpu_fast`), optionally with fields replaced."""
     if name not in PRESETS:
         raise KeyError(f"unknown TAPIR preset {name!r}; known: {sorted(PRESETS)}")
     cfg = PRESETS[name]

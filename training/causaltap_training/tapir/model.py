@@ -320,6 +320,16 @@ class Tapir(nn.Module):
         b, n, t = pos.shape[:3]
         s = offsets.shape[0]
         centre = raster_to_grid_units(pos, self.config.resolution, tuple(grid.shape[-2:]))
+        if t == 1 and self.config.step_correlation == "dot":
+            # One frame (the online step): dot each query with the whole grid first (one MatMul), then sample the
+            # 1-channel correlation map. Bilinear sampling is linear, so this equals sampling C channels and
+            # then dotting (up to float rounding), and in ONNX Runtime it is 2-10x faster (GridSample cost
+            # grows with the channels). Whole clips keep the sampling path (cheaper for T > 1 and in training).
+            h, w = grid.shape[-2:]
+            cmap = torch.matmul(query[:, :, 0], grid.reshape(b, grid.shape[1], h * w))  # [B, N, h*w]
+            coords = (centre[:, :, 0].unsqueeze(-2) + offsets).reshape(b * n, s, 2)
+            corr = sample_points(cmap.reshape(b * n, 1, h, w), coords, "zeros")  # [B*N, S, 1]
+            return corr.reshape(b, n, 1, s)
         coords = centre.unsqueeze(-2) + offsets  # [B, N, T, S, 2]
         coords = coords.permute(0, 2, 1, 3, 4).reshape(b * t, n * s, 2)
         patch = sample_points(grid, coords, "zeros").reshape(b, t, n, s, -1)  # [B, T, N, S, C]

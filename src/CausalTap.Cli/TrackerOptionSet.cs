@@ -1,0 +1,113 @@
+using System.CommandLine;
+using CausalTap.Imaging;
+using CausalTap.Imaging.Video;
+using CausalTap.Onnx;
+using CausalTap.Tracking;
+using CausalTap.Tracking.Evaluation;
+
+namespace CausalTap.Cli;
+
+/// <summary>
+/// The options every command that runs the tracker takes: <c>--model</c>, <c>--method</c>, <c>--provider</c>,
+/// <c>--threads</c>, <c>--strict-provider</c>; and the loading of the model they name.
+/// </summary>
+internal sealed class TrackerOptionSet
+{
+    public Option<string?> Model { get; } = new("--model")
+    {
+        Description = $"Model: a name under models/ (or $CAUSALTAP_MODELS) or a model directory. Default: ${ModelResolver.DefaultModelVariable}, the model marked \"default\", or the only one.",
+    };
+
+    public Option<string?> Method { get; } = new("--method")
+    {
+        Description = "Tracking method: fused (TAPIR + GMRW), tapir or gmrw. Default: fused when the model has both families.",
+    };
+
+    public Option<string> Provider { get; } = new("--provider")
+    {
+        Description = "Execution provider: cpu, webgpu (or cuda/tensorrt with an ORT build that has them).",
+        DefaultValueFactory = _ => ExecutionProviders.Cpu,
+    };
+
+    public Option<int> Threads { get; } = new("--threads")
+    {
+        Description = "Intra-op threads per session (0 = ONNX Runtime default).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    public Option<bool> StrictProvider { get; } = new("--strict-provider")
+    {
+        Description = "Fail instead of falling back to CPU when the provider cannot be used.",
+    };
+
+    public TrackerOptionSet()
+    {
+        Method.AcceptOnlyFromAmong("fused", "tapir", "gmrw");
+        Threads.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be >= 0.");
+        });
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Add(Model);
+        command.Add(Method);
+        command.Add(Provider);
+        command.Add(Threads);
+        command.Add(StrictProvider);
+    }
+
+    /// <summary>Resolves and loads the model; the caller disposes the result.</summary>
+    public LoadedTracker Load(ParseResult parse, TextWriter log)
+    {
+        ModelDirectory directory = ModelResolver.Resolve(parse.GetValue(Model));
+        TrackingMethod method = ModelResolver.ResolveMethod(parse.GetValue(Method), directory);
+        var options = new TrackerOptions(parse.GetValue(Provider) ?? ExecutionProviders.Cpu, parse.GetValue(Threads), parse.GetValue(StrictProvider));
+        TrackerModel model = TrackerModel.Load(directory, options);
+        foreach (string warning in model.ProviderWarnings) log.WriteLine($"warning: {warning}");
+        log.WriteLine($"model {ModelResolver.DisplayName(directory)} ({directory.Path}), method {ModelResolver.MethodName(method)}, input {directory.InputWidth}x{directory.InputHeight}, provider {options.Provider}");
+        return new LoadedTracker(directory, model, method, options);
+    }
+}
+
+/// <summary>A loaded model plus the method and options it runs with.</summary>
+internal sealed record LoadedTracker(ModelDirectory Directory, TrackerModel Model, TrackingMethod Method, TrackerOptions Options) : IDisposable
+{
+    public StreamTracker CreateStream() => new(Model, Method);
+
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>Runs a command body and turns the errors a user can cause into one clear line and an exit code.</summary>
+internal static class CliErrors
+{
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (CliException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return CliException.ExitCode;
+        }
+        catch (ModelLoadException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return CliException.ExitCode;
+        }
+        catch (Exception ex) when (ex is TapVidDataException or VideoIOException or ImageDecodeException or ImagingDependencyException
+                                       or FileNotFoundException or DirectoryNotFoundException or NpyFormatException)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return CliException.ExitCode;
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
+        {
+            Console.Error.WriteLine($"error: ONNX Runtime: {ex.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace CausalTap.Tracking;
+
+/// <summary>
+/// How each <see cref="TrackingMethod"/> turns model outputs into a published estimate. Pure functions, shared by
+/// <see cref="StreamTracker"/> and the tests (and mirrored by <c>training/scripts/make_engine_reference.py</c>).
+/// <para><b>TAPIR</b>: position = step's position; occ = σ(occlusion_logit), unc = σ(expected_dist_logit);
+/// visible ⇔ (1 − occ)(1 − unc) &gt; 0.5 (the TAPIR paper's rule).</para>
+/// <para><b>GMRW</b>: position = forward match of the point's own previous GMRW position (its query on the query
+/// frame); consistent ⇔ fb_error &lt; threshold and the position lies inside the image; visible ⇔ consistent;
+/// occlusion probability and uncertainty are the heuristic fb / (fb + threshold) (0.5 at the threshold; 1 outside).</para>
+/// <para><b>Fused</b> (GMRW matches from the previous <i>fused</i> position): TAPIR is the primary estimate because it
+/// re-detects every point on the whole frame and so recovers from occlusions and drift; GMRW's frame-to-frame match is
+/// used only where TAPIR is unsure of the position but does not claim the point is occluded:
+/// <list type="number">
+/// <item>TAPIR visible → TAPIR position, visible;</item>
+/// <item>else GMRW consistent and occ &lt; 0.5 → GMRW position, visible;</item>
+/// <item>else → TAPIR position (its re-detection is still the best guess), not visible.</item>
+/// </list>
+/// Occlusion probability and uncertainty are TAPIR's. Because GMRW continues from the fused position, a TAPIR
+/// re-detection also re-anchors the GMRW chain. Each method is selectable alone so that the rule can be measured
+/// against its parts once trained weights exist.</para>
+/// </summary>
+public static class Fusion
+{
+    /// <summary>σ(x) = 1 / (1 + e^−x).</summary>
+    public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
+
+    /// <summary>TAPIR's visibility rule: (1 − σ(occ))(1 − σ(expd)) &gt; 0.5.</summary>
+    public static bool TapirVisible(float occlusionLogit, float expectedDistLogit) =>
+        (1f - Sigmoid(occlusionLogit)) * (1f - Sigmoid(expectedDistLogit)) > 0.5f;
+
+    /// <summary>GMRW's consistency: fb_error &lt; threshold and (x, y) within [0, W] x [0, H] (model px).</summary>
+    public static bool GmrwConsistent(float x, float y, float fbError, float threshold, int width, int height) =>
+        fbError < threshold && x >= 0 && y >= 0 && x <= width && y <= height;
+
+    /// <summary>GMRW's occlusion heuristic fb / (fb + threshold); 1 when not inside the image.</summary>
+    public static float GmrwOcclusion(float x, float y, float fbError, float threshold, int width, int height) =>
+        x >= 0 && y >= 0 && x <= width && y <= height ? fbError / (fbError + threshold) : 1f;
+
+    /// <summary>The Fused rule (see the class summary). Returns whether GMRW's position was used.</summary>
+    public static bool Fuse(float tapirX, float tapirY, float occlusionLogit, float expectedDistLogit,
+        float gmrwX, float gmrwY, float fbError, float threshold, int width, int height,
+        out float x, out float y, out bool visible)
+    {
+        var occ = Sigmoid(occlusionLogit);
+        var unc = Sigmoid(expectedDistLogit);
+        var tapirVisible = (1f - occ) * (1f - unc) > 0.5f;
+        var useGmrw = !tapirVisible && occ < 0.5f && GmrwConsistent(gmrwX, gmrwY, fbError, threshold, width, height);
+        x = useGmrw ? gmrwX : tapirX;
+        y = useGmrw ? gmrwY : tapirY;
+        visible = tapirVisible || useGmrw;
+        return useGmrw;
+    }
+}

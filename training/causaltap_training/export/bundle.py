@@ -1,0 +1,117 @@
+"""Turns a training run into a model directory the server loads, with its model card filled from the run.
+
+    cd training
+    /usr/bin/python3 -m causaltap_training.export.bundle --run ../runs/cpu_sup1 --out ../models/causaltap-default \
+        --name causaltap-default --default --eval ../runs/data/synthetic_val/24f_256px --eval ../../shared/data/tapvid_davis32_dev
+
+The card records what a reader needs to reproduce and judge the weights: the exact training command, data,
+seed, steps, wall time and hardware (from the run's config.json / train.jsonl / val.jsonl), and the TAP-Vid
+metrics that `causaltap eval` (the C# engine, the authoritative scorer) prints for each --eval folder, with the
+command that produced them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from . import export_model
+from .runner import CLI_DLL, _env, check_available
+
+
+def _read_jsonl(path: Path) -> list:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def training_provenance(run: Path, checkpoint: Path, step: int) -> dict:
+    """What the run did, read from its own files (never typed by hand)."""
+    config = json.loads((run / "config.json").read_text())
+    args = config["args"]
+    train_log = _read_jsonl(run / "train.jsonl")
+    val_log = _read_jsonl(run / "val.jsonl")
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items()
+                     if k not in ("out", "resume") and v not in (None, False) and v is not True)
+    flags += "".join(f" --{k.replace('_', '-')}" for k, v in args.items() if v is True and k != "resume")
+    return {
+        "source": "trained here",
+        "stage": "supervised on synthetic clips (causaltap_training.data.synthetic), TAPIR losses",
+        "command": f"cd training && /usr/bin/python3 -m causaltap_training.train.supervised {flags} --out {run.name} "
+                   "(re-run with --resume to continue)",
+        "data": {"generator": "causaltap_training.data.synthetic (seeded; training seed family)",
+                 "seed": args.get("seed"), "frames_per_clip": args.get("frames"), "size": args.get("size"),
+                 "points_per_clip": args.get("points"), "batch": args.get("batch"),
+                 "real_textures_from": "../shared/data clips except the DAVIS dev split"},
+        "steps": step,
+        "wall_time_min": round(train_log[-1]["elapsed_min"], 1) if train_log else None,
+        "hardware": f"{_cpu_name()}, {args.get('threads')} torch threads, device {args.get('device')}",
+        "checkpoint": checkpoint.name,
+        "last_train_log": train_log[-1] if train_log else None,
+        "synthetic_validation_during_training": val_log[-1] if val_log else None,
+    }
+
+
+def run_eval(model_dir: Path, dataset: Path) -> dict:
+    """`causaltap eval DATASET --model DIR --json` through the C# engine; returns the command and its JSON."""
+    check_available()
+    cmd = ["dotnet", str(CLI_DLL), "eval", str(dataset), "--model", str(model_dir), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"command": f"./causaltap eval {dataset.name} --model {model_dir.name} --json", "dataset": str(dataset),
+            "result": result}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--run", type=Path, required=True, help="training run folder (config.json, last.pt, logs)")
+    ap.add_argument("--checkpoint", type=Path, help="default: RUN/last.pt")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--description", default=None)
+    ap.add_argument("--default", action="store_true", help="mark as the model commands use when none is named")
+    ap.add_argument("--eval", type=Path, action="append", default=[], help="TAP-Vid npz folder to score (repeatable)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from ..train.supervised import load_model
+
+    torch.set_num_threads(2)
+    checkpoint = args.checkpoint or args.run / "last.pt"
+    step = int(torch.load(checkpoint, map_location="cpu")["step"])
+    model = load_model(checkpoint).eval()
+    description = args.description or (
+        f"TAPIR-family '{model.config.name}' preset for CPU, trained {step} steps on synthetic clips only "
+        "(briefly: a stand-in until the full training lands; see evaluation)")
+    card = export_model(args.out, args.name, description, tapir=model, tapir_preset=model.config.name,
+                        provenance=training_provenance(args.run, checkpoint, step))
+    if args.default:
+        card["default"] = True
+    card["evaluation"] = [run_eval(args.out, d) for d in args.eval]
+    (args.out / "model.json").write_text(json.dumps(card, indent=2) + "\n")
+    for e in card["evaluation"]:
+        mean = e["result"].get("mean", {})
+        print(f"{e['dataset']}: AJ {mean.get('average_jaccard')} delta_avg {mean.get('average_pts_within_thresh')} "
+              f"OA {mean.get('occlusion_accuracy')}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
