@@ -71,7 +71,7 @@ fi
 ln -sfn "onnxruntime-$ORT_VERSION" "$DEPS/onnxruntime"
 
 # npm packages for the tests (grpc-js interop client). Lockfile pins versions; skip when installed.
-for pkgdir in "$ROOT"/tests/interop/node; do
+for pkgdir in "$ROOT"/tests/interop/node "$ROOT"/tests/CausalTap.Episodes.Tests/mcap_reader; do
   if [ -f "$pkgdir/package.json" ]; then
     if [ ! -d "$pkgdir/node_modules" ] || [ "$pkgdir/package-lock.json" -nt "$pkgdir/node_modules" ]; then
       say "npm ci in ${pkgdir#$ROOT/}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -27,16 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from causaltap_training.export import export_model, runner  # noqa: E402
 from causaltap_training.gmrw import build_gmrw  # noqa: E402
 from causaltap_training.tapir import build  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def time_graph(path: Path, inputs, repeat: int, threads: int) -> float:
@@ -92,7 +81,7 @@ def main() -> int:
                               args.repeat, args.threads)
             rows.append(("GMRW", "gmrw_match.onnx", k, m_ms, enc_ms + m_ms))
 
-    print(f"\nONNX Runtime CPU, {args.threads} intra-op threads, median of {args.repeat} runs; {cpu_name()}, "
+    print(f"\nONNX Runtime CPU, {args.threads} intra-op threads, median of {args.repeat} runs; {runner.cpu_name()}, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end\n")
     print("| model | graph | points | median ms | ms/frame (encoder + per-frame graph) |")
     print("|---|---|---|---|---|")

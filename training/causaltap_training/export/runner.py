@@ -98,3 +98,16 @@ def parse_timing(stdout: str) -> Optional[dict]:
                     out[key] = value
             return out
     return None
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (benchmarks and model cards name the machine they ran on)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown CPU"
