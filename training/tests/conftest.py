@@ -22,3 +22,15 @@ def require_fixtures():
     if fixtures.shared_dir() is None:
         pytest.skip("../shared/fixtures not found (set CAUSALTAP_SHARED to the shared folder to run parity tests)")
     return fixtures
+
+
+@pytest.fixture(scope="session")
+def ort():
+    """The C# ONNX Runtime harness (`causaltap onnx-run`); fails with what to do when it is not built."""
+    from causaltap_training.export import runner
+
+    try:
+        runner.check_available()
+    except runner.OnnxRunUnavailable as e:
+        pytest.fail(f"causaltap onnx-run is not available: {e} (run ./scripts/setup.sh)")
+    return runner

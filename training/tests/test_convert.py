@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from causaltap_training.export import graphs as g, runner, verify_model_dir  # noqa: E402
+from causaltap_training.export import graphs as g, verify_model_dir  # noqa: E402
 from causaltap_training.export.onnx_export import sha256_file  # noqa: E402
 from causaltap_training.export.reference import gmrw_float64_copy  # noqa: E402
 
@@ -28,14 +28,6 @@ def _convert(*args, timeout=1800):
     return subprocess.run([sys.executable, "-m", "causaltap_training.convert", *map(str, args)], cwd=TRAINING,
                           capture_output=True, text=True, timeout=timeout)
 
-
-@pytest.fixture(scope="session")
-def ort():
-    try:
-        runner.check_available()
-    except runner.OnnxRunUnavailable as e:
-        pytest.fail(f"causaltap onnx-run is not available: {e} (run ./scripts/setup.sh)")
-    return runner
 
 
 @pytest.fixture(scope="module")

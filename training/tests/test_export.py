@@ -44,14 +44,6 @@ def _print_errors():
         print("\nmax |ORT - torch|:\n" + "\n".join(f"  {k}: {v:.3g}" for k, v in sorted(ERRORS.items())))
 
 
-@pytest.fixture(scope="session")
-def ort():
-    try:
-        runner.check_available()
-    except runner.OnnxRunUnavailable as e:
-        pytest.fail(f"causaltap onnx-run is not available: {e} (run ./scripts/setup.sh)")
-    return runner
-
 
 def _maxdiff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))) if np.size(a) else 0.0

@@ -201,6 +201,16 @@ def _info(path: Path, ops, io_names, specs_in, specs_out, dynamic) -> GraphInfo:
     return GraphInfo(path.name, sha256_file(path), tuple(specs_in), tuple(specs_out), tuple(ops), axes)
 
 
+def _export_plan(plan, specs, out_dir: Path) -> Dict[str, GraphInfo]:
+    """Exports each graph of `plan` ({name: (module, args, io_names, dynamic axes)}) to out_dir/<name>.onnx."""
+    infos = {}
+    for name, (module, args, io_names, dynamic) in plan.items():
+        path = out_dir / f"{name}.onnx"
+        ops = _export(module, args, path, io_names, dynamic, specs[name][0] + specs[name][1])
+        infos[name] = _info(path, ops, io_names, *specs[name], dynamic)
+    return infos
+
+
 # ----------------------------------------------------------------------------------------------------- TAPIR
 def tapir_specs(model: Tapir) -> Dict[str, Tuple[List[TensorSpec], List[TensorSpec]]]:
     """Input/output tables of encoder/query/step for a TAPIR config (shapes at its resolution)."""
@@ -256,12 +266,7 @@ def export_tapir(model: Tapir, out_dir: Path, example_points: int = 5, seed: int
                  {k: {0: n} for k in ("query_lowres", "query_hires", "state", "position", "occlusion_logit",
                                       "expected_dist_logit", "new_state")}),
     }
-    infos = {}
-    for name, (module, args, io_names, dynamic) in plan.items():
-        path = out_dir / f"{name}.onnx"
-        ops = _export(module, args, path, io_names, dynamic, specs[name][0] + specs[name][1])
-        infos[name] = _info(path, ops, io_names, *specs[name], dynamic)
-    return infos
+    return _export_plan(plan, specs, out_dir)
 
 
 # ----------------------------------------------------------------------------------------------------- GMRW
@@ -311,9 +316,4 @@ def export_gmrw(model: GMRW, out_dir: Path, image_hw: Tuple[int, int] = (256, 25
         "gmrw_match": (g.GmrwMatchGraph(model, image_hw, sampling), (f0, f1, points), g.GMRW_MATCH_IO,
                        {"points": {0: k}, "forward": {0: k}, "backward": {0: k}, "fb_error": {0: k}}),
     }
-    infos = {}
-    for name, (module, args, io_names, dynamic) in plan.items():
-        path = out_dir / f"{name}.onnx"
-        ops = _export(module, args, path, io_names, dynamic, specs[name][0] + specs[name][1])
-        infos[name] = _info(path, ops, io_names, *specs[name], dynamic)
-    return infos
+    return _export_plan(plan, specs, out_dir)
