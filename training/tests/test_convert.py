@@ -30,6 +30,16 @@ def _convert(*args, timeout=1800):
 
 
 
+
+def _run_tapir_graphs(ort, out, card, frame, points):
+    """encoder -> query -> step of a converted model directory in ONNX Runtime, for fresh points (zero state)."""
+    enc = ort.onnx_run(out / "encoder.onnx", {"frame": frame.numpy()})
+    q = ort.onnx_run(out / "query.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "points": points.numpy()})
+    state = np.zeros((points.shape[0], card["tapir"]["state"]["floats_per_point"]), np.float32)
+    s = ort.onnx_run(out / "step.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "query_lowres": q["query_lowres"],
+                                         "query_hires": q["query_hires"], "state": state})
+    return enc, q, s
+
 @pytest.fixture(scope="module")
 def tapir_weights(require_fixtures):
     return {k: torch.from_numpy(v) for k, v in require_fixtures.fixture_weights("tapir_causal").items()}
@@ -110,11 +120,7 @@ def test_convert_bootstapir_checkpoint_end_to_end(tmp_path, tapir_weights, ort):
     model.load_state_dict(weights, strict=True)
     frame = _frame(3)
     points = torch.tensor([[40.5, 60.25], [128.0, 128.0], [200.75, 30.5]])
-    enc = ort.onnx_run(out / "encoder.onnx", {"frame": frame.numpy()})
-    q = ort.onnx_run(out / "query.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "points": points.numpy()})
-    state = np.zeros((3, card["tapir"]["state"]["floats_per_point"]), np.float32)
-    s = ort.onnx_run(out / "step.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "query_lowres": q["query_lowres"],
-                                         "query_hires": q["query_hires"], "state": state})
+    enc, q, s = _run_tapir_graphs(ort, out, card, frame, points)
     with torch.no_grad():
         grids = model.encode(frame)
         query = model.query_features(grids, points)
@@ -205,11 +211,7 @@ def test_convert_jax_bootstapir_end_to_end(tmp_path, tapir_weights, ort):
     model.load_state_dict(tapir_weights, strict=True)
     frame = _frame(5)
     points = torch.tensor([[30.5, 70.25], [150.0, 100.0]])
-    enc = ort.onnx_run(out / "encoder.onnx", {"frame": frame.numpy()})
-    q = ort.onnx_run(out / "query.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "points": points.numpy()})
-    state = np.zeros((2, card["tapir"]["state"]["floats_per_point"]), np.float32)
-    s = ort.onnx_run(out / "step.onnx", {"lowres": enc["lowres"], "hires": enc["hires"], "query_lowres": q["query_lowres"],
-                                         "query_hires": q["query_hires"], "state": state})
+    enc, q, s = _run_tapir_graphs(ort, out, card, frame, points)
     with torch.no_grad():
         grids = model.encode(frame)
         ref = model.step(grids, model.query_features(grids, points), model.initial_state(2))
