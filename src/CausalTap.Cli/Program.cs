@@ -26,6 +26,10 @@ public static class Program
         root.Add(PredictCommand.Create());
         root.Add(Bench.BenchCommand.Create());
         root.Add(OnnxRunCommand.Create());
+        root.Add(ServeCommand.Create());
+        root.Add(ReplayCommand.Create());
+        root.Add(StreamCommand.Create());
+        root.Add(SubscribeCommand.Create());
 
         return root.Parse(args).Invoke();
     }

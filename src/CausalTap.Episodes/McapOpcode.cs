@@ -25,9 +25,9 @@ public enum McapOpcode : byte
     AttachmentIndex = 0x0A,
     /// <summary>Statistics (summary): counts and time range.</summary>
     Statistics = 0x0B,
-    /// <summary>Metadata (not written by this library).</summary>
+    /// <summary>Metadata: a named string map (data section, outside chunks).</summary>
     Metadata = 0x0C,
-    /// <summary>MetadataIndex (not written by this library).</summary>
+    /// <summary>MetadataIndex (summary): where a Metadata record is.</summary>
     MetadataIndex = 0x0D,
     /// <summary>SummaryOffset: where one group of summary records is.</summary>
     SummaryOffset = 0x0E,

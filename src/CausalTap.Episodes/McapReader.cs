@@ -18,6 +18,11 @@ public sealed record McapSchema(ushort Id, string Name, string Encoding, byte[] 
 /// <param name="Metadata">Channel metadata.</param>
 public sealed record McapChannel(ushort Id, ushort SchemaId, string Topic, string MessageEncoding, IReadOnlyDictionary<string, string> Metadata);
 
+/// <summary>A Metadata record: a named string map.</summary>
+/// <param name="Name">Record name, e.g. "causaltap.episode".</param>
+/// <param name="Values">The map.</param>
+public sealed record McapMetadata(string Name, IReadOnlyDictionary<string, string> Values);
+
 /// <summary>A Message record.</summary>
 /// <param name="ChannelId">Channel id.</param>
 /// <param name="Sequence">Sequence number.</param>
@@ -30,12 +35,14 @@ public readonly record struct McapMessage(ushort ChannelId, uint Sequence, ulong
 /// Small sequential MCAP reader: reads records in file order (chunks of uncompressed records included), validates
 /// chunk, data-section and summary CRCs (a mismatch throws <see cref="InvalidDataException"/>), and tolerates a file
 /// cut anywhere after the leading magic (a crashed recording): enumeration then ends after the last complete record
-/// and <see cref="IsTruncated"/> is true. The summary is not needed.
+/// and <see cref="IsTruncated"/> is true. The summary is not needed. Metadata records are collected in
+/// <see cref="Metadata"/> as they are passed.
 /// </summary>
 public sealed class McapReader(Stream stream)
 {
     private readonly Dictionary<ushort, McapSchema> _schemas = [];
     private readonly Dictionary<ushort, McapChannel> _channels = [];
+    private readonly List<McapMetadata> _metadata = [];
     private static readonly UTF8Encoding s_utf8 = new(false, true);
 
     /// <summary>Header profile (after the Header was read).</summary>
@@ -49,6 +56,9 @@ public sealed class McapReader(Stream stream)
 
     /// <summary>Channels seen so far, by id.</summary>
     public IReadOnlyDictionary<ushort, McapChannel> Channels => _channels;
+
+    /// <summary>Metadata records seen so far, in file order.</summary>
+    public IReadOnlyList<McapMetadata> Metadata => _metadata;
 
     /// <summary>Complete chunks read so far.</summary>
     public int ChunkCount { get; private set; }
@@ -226,6 +236,9 @@ public sealed class McapReader(Stream stream)
                 }
                 _channels[id] = new McapChannel(id, schemaId, topic, encoding, meta);
                 return null;
+            case McapOpcode.Metadata:
+                _metadata.Add(ParseMetadata(p));
+                return null;
             case McapOpcode.Message:
                 var channelId = p.U16();
                 var sequence = p.U32();
@@ -237,7 +250,21 @@ public sealed class McapReader(Stream stream)
         }
     }
 
-    private sealed class Parser(byte[] data, int start, int end)
+    /// <summary>Fields of a Metadata record: name, Map&lt;string,string&gt;.</summary>
+    internal static McapMetadata ParseMetadata(Parser p)
+    {
+        var name = p.String();
+        var mapEnd = (int)p.U32() + p.Position;
+        var values = new Dictionary<string, string>();
+        while (p.Position < mapEnd)
+        {
+            values[p.String()] = p.String();
+        }
+        return new McapMetadata(name, values);
+    }
+
+    /// <summary>Reads little-endian MCAP fields from a byte range; a field past the range is <see cref="InvalidDataException"/>.</summary>
+    internal sealed class Parser(byte[] data, int start, int end)
     {
         public Parser(byte[] data) : this(data, 0, data.Length) { }
 

@@ -47,6 +47,17 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
 
     private static int StringSize(string s) => 4 + s_utf8.GetByteCount(s);
 
+    /// <summary>Byte length of a Map&lt;string,string&gt;'s entries (without its u32 length prefix).</summary>
+    private static int StringMapSize(IReadOnlyList<KeyValuePair<string, string>> map)
+    {
+        var size = 0;
+        foreach (var kv in map)
+        {
+            size += StringSize(kv.Key) + StringSize(kv.Value);
+        }
+        return size;
+    }
+
     /// <summary>Writes the magic bytes.</summary>
     public int WriteMagic()
     {
@@ -79,22 +90,13 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
     /// <summary>Channel: u16 id, u16 schema id (0 = schemaless), topic, message encoding, Map&lt;string,string&gt; metadata.</summary>
     public int WriteChannel(ushort id, ushort schemaId, string topic, string messageEncoding, IReadOnlyList<KeyValuePair<string, string>> metadata)
     {
-        var mapSize = 0;
-        foreach (var kv in metadata)
-        {
-            mapSize += StringSize(kv.Key) + StringSize(kv.Value);
-        }
+        var mapSize = StringMapSize(metadata);
         var c = Begin(McapOpcode.Channel, 2 + 2 + StringSize(topic) + StringSize(messageEncoding) + 4 + mapSize);
         c.U16(id);
         c.U16(schemaId);
         c.String(topic);
         c.String(messageEncoding);
-        c.U32((uint)mapSize);
-        foreach (var kv in metadata)
-        {
-            c.String(kv.Key);
-            c.String(kv.Value);
-        }
+        c.StringMap(metadata, mapSize);
         return End(ref c);
     }
 
@@ -153,12 +155,7 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
         c.U64(index.MessageEndTime);
         c.U64(index.ChunkStartOffset);
         c.U64(index.ChunkLength);
-        c.U32((uint)mapSize);
-        foreach (var kv in index.MessageIndexOffsets)
-        {
-            c.U16(kv.Key);
-            c.U64(kv.Value);
-        }
+        c.U16U64Map(index.MessageIndexOffsets);
         c.U64(index.MessageIndexLength);
         c.String(index.Compression);
         c.U64(index.CompressedSize);
@@ -166,11 +163,31 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
         return End(ref c);
     }
 
+    /// <summary>Metadata: name, Map&lt;string,string&gt; (data section, outside chunks).</summary>
+    public int WriteMetadata(string name, IReadOnlyList<KeyValuePair<string, string>> metadata)
+    {
+        var mapSize = StringMapSize(metadata);
+        var c = Begin(McapOpcode.Metadata, StringSize(name) + 4 + mapSize);
+        c.String(name);
+        c.StringMap(metadata, mapSize);
+        return End(ref c);
+    }
+
+    /// <summary>MetadataIndex (summary): u64 offset of the Metadata record, u64 its length (whole record), name.</summary>
+    public int WriteMetadataIndex(ulong offset, ulong length, string name)
+    {
+        var c = Begin(McapOpcode.MetadataIndex, 8 + 8 + StringSize(name));
+        c.U64(offset);
+        c.U64(length);
+        c.String(name);
+        return End(ref c);
+    }
+
     /// <summary>
     /// Statistics: u64 message count, u16 schema count, u32 channel count, u32 attachment count, u32 metadata
     /// count, u32 chunk count, u64 message start time, u64 message end time, Map&lt;u16,u64&gt; per-channel message counts.
     /// </summary>
-    public int WriteStatistics(ulong messageCount, ushort schemaCount, uint channelCount, uint chunkCount, ulong messageStartTime, ulong messageEndTime, IReadOnlyList<KeyValuePair<ushort, ulong>> channelMessageCounts)
+    public int WriteStatistics(ulong messageCount, ushort schemaCount, uint channelCount, uint chunkCount, ulong messageStartTime, ulong messageEndTime, IReadOnlyList<KeyValuePair<ushort, ulong>> channelMessageCounts, uint metadataCount = 0)
     {
         var mapSize = 10 * channelMessageCounts.Count;
         var c = Begin(McapOpcode.Statistics, 8 + 2 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + mapSize);
@@ -178,16 +195,11 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
         c.U16(schemaCount);
         c.U32(channelCount);
         c.U32(0); // attachments
-        c.U32(0); // metadata
+        c.U32(metadataCount);
         c.U32(chunkCount);
         c.U64(messageStartTime);
         c.U64(messageEndTime);
-        c.U32((uint)mapSize);
-        foreach (var kv in channelMessageCounts)
-        {
-            c.U16(kv.Key);
-            c.U64(kv.Value);
-        }
+        c.U16U64Map(channelMessageCounts);
         return End(ref c);
     }
 
@@ -271,6 +283,28 @@ public sealed class McapRecordWriter(IBufferWriter<byte> output)
             var n = s_utf8.GetBytes(s, Span[(Position + 4)..]);
             U32((uint)n);
             Position += n;
+        }
+
+        /// <summary>Map&lt;string,string&gt;: u32 byte length (<paramref name="size"/> = <see cref="StringMapSize"/>), then key, value pairs.</summary>
+        public void StringMap(IReadOnlyList<KeyValuePair<string, string>> map, int size)
+        {
+            U32((uint)size);
+            foreach (var kv in map)
+            {
+                String(kv.Key);
+                String(kv.Value);
+            }
+        }
+
+        /// <summary>Map&lt;u16,u64&gt;: u32 byte length (10 per entry), then key, value pairs.</summary>
+        public void U16U64Map(IReadOnlyList<KeyValuePair<ushort, ulong>> map)
+        {
+            U32((uint)(10 * map.Count));
+            foreach (var kv in map)
+            {
+                U16(kv.Key);
+                U64(kv.Value);
+            }
         }
 
         public void Bytes32(ReadOnlySpan<byte> data)

@@ -28,8 +28,8 @@ public sealed record McapWriterOptions
 
 /// <summary>
 /// Writes an MCAP file to a stream: leading magic and Header, then chunks of uncompressed records, each followed by
-/// its MessageIndex records, then on <see cref="Complete"/> DataEnd (data-section CRC), the summary (Schemas,
-/// Channels, Statistics, ChunkIndexes), SummaryOffsets, Footer (summary CRC) and the closing magic.
+/// its MessageIndex records (and Metadata records between chunks), then on <see cref="Complete"/> DataEnd
+/// (data-section CRC), the summary (Schemas, Channels, Statistics, ChunkIndexes, MetadataIndexes), SummaryOffsets, Footer (summary CRC) and the closing magic.
 /// <para>Crash tolerance: a chunk is written to the stream as one write and flushed when it closes, so a file cut
 /// after any closed chunk (process killed, no summary) is still readable record by record up to that chunk.</para>
 /// <para>Schema and channel registration only assigns an id; the records are written into the chunk the first time
@@ -51,6 +51,7 @@ public sealed class McapWriter : IDisposable
     private readonly List<SchemaInfo> _schemas = [];
     private readonly List<ChannelInfo> _channels = [];
     private readonly List<McapChunkIndex> _chunkIndexes = [];
+    private readonly List<(ulong Offset, ulong Length, string Name)> _metadataIndexes = [];
     private long _position;
     private uint _dataCrc;
     private bool _dataEnded;
@@ -191,6 +192,22 @@ public sealed class McapWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Writes a Metadata record (a named string map, e.g. "causaltap.episode") to the data section and flushes it.
+    /// Metadata records live outside chunks, so the current chunk is closed first; the summary gets a MetadataIndex.
+    /// </summary>
+    public void WriteMetadata(string name, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(metadata);
+        using var _ = Enter();
+        CloseChunk();
+        var offset = (ulong)_position;
+        var length = _stageRecords.WriteMetadata(name, metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToArray());
+        _metadataIndexes.Add((offset, (ulong)length, name));
+        Emit(flush: true);
+    }
+
     /// <summary>Closes the current chunk now (if it holds messages): writes it and its indexes and flushes the stream.</summary>
     public void FlushChunk()
     {
@@ -230,8 +247,9 @@ public sealed class McapWriter : IDisposable
         Group(McapOpcode.Statistics, () => _stageRecords.WriteStatistics(
             _messageCount, (ushort)writtenSchemas.Count, (uint)writtenChannels.Count, (uint)_chunkIndexes.Count,
             _messageStartTime, _messageEndTime,
-            writtenChannels.Select(c => KeyValuePair.Create(c.Id, c.MessageCount)).ToList()));
+            writtenChannels.Select(c => KeyValuePair.Create(c.Id, c.MessageCount)).ToList(), (uint)_metadataIndexes.Count));
         Group(McapOpcode.ChunkIndex, () => _chunkIndexes.ForEach(ci => _stageRecords.WriteChunkIndex(ci)));
+        Group(McapOpcode.MetadataIndex, () => _metadataIndexes.ForEach(m => _stageRecords.WriteMetadataIndex(m.Offset, m.Length, m.Name)));
 
         var summaryOffsetStart = summaryStart + (ulong)_stage.WrittenCount;
         foreach (var (op, start, length) in offsets)

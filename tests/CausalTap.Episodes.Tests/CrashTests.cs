@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using CausalTap.Episodes.Tests.TestSupport;
 
 namespace CausalTap.Episodes.Tests;
@@ -11,29 +10,8 @@ public class CrashTests
     {
         using var tmp = new TempDir();
         var path = tmp.File("killed.mcap");
-        var info = new ProcessStartInfo(Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal) ? Environment.ProcessPath : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(typeof(CrashWriterProgram).Assembly.Location);
-        info.ArgumentList.Add("crash-writer");
-        info.ArgumentList.Add(path);
-        using var child = Process.Start(info)!;
-        try
-        {
-            var chunksSeen = 0;
-            while (chunksSeen < 20 && child.StandardOutput.ReadLine() is { } line)
-            {
-                chunksSeen = int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-            }
-            Assert.Equal(20, chunksSeen);
-        }
-        finally
-        {
-            child.Kill(); // SIGKILL on Linux: no Dispose, no summary, possibly a half-written chunk
-            child.WaitForExit();
-        }
+        var chunksSeen = CrashWriterProgram.RunAndKill(20, "crash-writer", path);
+        Assert.Equal(20, chunksSeen);
 
         var bytes = File.ReadAllBytes(path);
         var stream = McapNode.Read(path).GetProperty("stream");

@@ -112,3 +112,17 @@ def test_export_trained_checkpoint(tmp_path):
         "query_hires": q.hires.numpy(), "state": np.zeros((2, model.config.state_floats_per_point), np.float32)})
     np.testing.assert_allclose(got["position"], want.position.numpy(), atol=1e-3)
     np.testing.assert_allclose(got["occlusion_logit"], want.occlusion_logit.numpy(), atol=1e-3)
+
+
+def test_init_continues_another_run_and_links_it(tmp_path):
+    from causaltap_training.export.card import training_history
+
+    supervised.main(_args(tmp_path / "a", "--steps", "2", "--val-clips", "0"))
+    supervised.main(_args(tmp_path / "b", "--steps", "4", "--val-clips", "0", "--init", str(tmp_path / "a" / "run" / "last.pt")))
+    config = json.loads((tmp_path / "b" / "run" / "config.json").read_text())
+    assert config["init_from_step"] == 2 and config["init_from"].endswith("last.pt")
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "run" / "train.jsonl").read_text().splitlines()]
+    assert steps and min(steps) > 2  # continued at step 3, not from scratch
+    hist = training_history(tmp_path / "b" / "run")
+    assert [h["steps"] for h in hist] == [2, 4]
+    assert "--init " in hist[1]["command"] and "--resume" not in hist[1]["command"]

@@ -7,7 +7,7 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Tracker benchmark: per-stage latency p50/p99, fps and memory per point count (numbers are printed with the machine they ran on). Subcommand: transport.");
+        var bench = new Command("bench", "Tracker benchmark: per-stage latency p50/p99, fps and memory per point count (numbers are printed with the machine they ran on). Subcommands: transport, server.");
         AddModelBenchmark(bench);
 
         var calls = new Option<int>("--calls") { Description = "Measured calls per scenario (at least 2000).", DefaultValueFactory = _ => 5000 };
@@ -27,6 +27,7 @@ internal static class BenchCommand
             new TransportBenchmark.Settings(parse.GetValue(calls), parse.GetValue(warmup), parse.GetValue(payload), parse.GetValue(json)),
             Console.Out, ct));
         bench.Add(transport);
+        bench.Add(ServerBenchmark.Create());
         return bench;
     }
 

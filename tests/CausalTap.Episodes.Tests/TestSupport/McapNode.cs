@@ -27,8 +27,14 @@ public static class McapNode
 
     private static string Node => File.Exists("/usr/bin/node") ? "/usr/bin/node" : "node";
 
-    /// <summary>Reads <paramref name="mcapPath"/> with @mcap/core's stream and indexed readers; returns the script's JSON.</summary>
-    public static JsonElement Read(string mcapPath)
+    /// <summary>The folder of the independent readers (read_mcap.mjs, decode_samples.py).</summary>
+    public static string Folder => s_folder.Value;
+
+    /// <summary>
+    /// Reads <paramref name="mcapPath"/> with @mcap/core's stream and indexed readers; returns the script's JSON. With
+    /// <paramref name="samples"/> it also holds each schema's data and each channel's first message (base64).
+    /// </summary>
+    public static JsonElement Read(string mcapPath, bool samples = false)
     {
         var info = new ProcessStartInfo(Node)
         {
@@ -39,6 +45,10 @@ public static class McapNode
         };
         info.ArgumentList.Add(Path.Combine(s_folder.Value, "read_mcap.mjs"));
         info.ArgumentList.Add(mcapPath);
+        if (samples)
+        {
+            info.ArgumentList.Add("--samples");
+        }
         using var p = Process.Start(info)!;
         var err = p.StandardError.ReadToEndAsync();
         var stdout = p.StandardOutput.ReadToEnd();

@@ -1,12 +1,15 @@
 // Independent MCAP check for CausalTap.Episodes.Tests: reads a file with @mcap/core's stream reader and (when the
 // file has a summary) its indexed reader, and prints one JSON object on stdout.
-// Usage: node read_mcap.mjs FILE
+// Usage: node read_mcap.mjs FILE [--samples]
+// --samples adds, per channel, the first message's data (base64) and each schema's data (base64), so a decoder that
+// knows nothing of CausalTap (tests/.../decode_samples.py) can decode them from the file's own FileDescriptorSets.
 import { readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { McapStreamReader, McapIndexedReader } from "@mcap/core";
 import { crc32 } from "@foxglove/crc";
 
 const path = process.argv[2];
+const withSamples = process.argv.includes("--samples");
 const bytes = new Uint8Array(await readFile(path));
 
 function newTally() {
@@ -14,6 +17,7 @@ function newTally() {
 }
 function addMessage(t, m) {
   const c = (t.perChannel[m.channelId] ??= { count: 0, firstLogTime: null, lastLogTime: null, sha256: createHash("sha256"), sequences: [] });
+  if (withSamples && c.count === 0) c.firstData = Buffer.from(m.data).toString("base64");
   c.count++;
   c.sha256.update(m.data);
   if (c.sequences.length < 5) c.sequences.push(m.sequence);
@@ -24,7 +28,10 @@ function addMessage(t, m) {
   if (t.lastLogTime === null || lt > t.lastLogTime) t.lastLogTime = lt;
   t.messageCount++;
 }
-const schemaJson = (s) => ({ id: s.id, name: s.name, encoding: s.encoding, dataLength: s.data.length, dataSha256: createHash("sha256").update(s.data).digest("hex") });
+const schemaJson = (s) => ({
+  id: s.id, name: s.name, encoding: s.encoding, dataLength: s.data.length, dataSha256: createHash("sha256").update(s.data).digest("hex"),
+  ...(withSamples ? { data: Buffer.from(s.data).toString("base64") } : {}),
+});
 const channelJson = (c) => ({ id: c.id, schemaId: c.schemaId, topic: c.topic, messageEncoding: c.messageEncoding, metadata: Object.fromEntries(c.metadata) });
 function finish(t) {
   for (const c of Object.values(t.perChannel)) c.sha256 = c.sha256.digest("hex");
@@ -32,7 +39,7 @@ function finish(t) {
 }
 
 // 1. Stream reader: file order, chunk CRCs validated; done() is false when the file stops before the end magic.
-const stream = { ok: true, error: null, ...newTally(), messageIndexRecords: 0, sawDataEnd: false, sawFooter: false, done: false, truncated: true, profile: null };
+const stream = { ok: true, error: null, ...newTally(), metadata: [], messageIndexRecords: 0, sawDataEnd: false, sawFooter: false, done: false, truncated: true, profile: null };
 try {
   const reader = new McapStreamReader({ validateCrcs: true });
   reader.append(bytes);
@@ -43,6 +50,7 @@ try {
       case "Channel": stream.channels[r.id] = channelJson(r); break;
       case "Message": addMessage(stream, r); break;
       case "MessageIndex": stream.messageIndexRecords++; break;
+      case "Metadata": stream.metadata.push({ name: r.name, metadata: Object.fromEntries(r.metadata) }); break;
       case "DataEnd": stream.sawDataEnd = true; break;
       case "Footer": stream.sawFooter = true; break;
     }
@@ -73,9 +81,11 @@ try {
   const st = reader.statistics;
   indexed.statistics = st && {
     messageCount: st.messageCount, schemaCount: st.schemaCount, channelCount: st.channelCount, chunkCount: st.chunkCount,
-    messageStartTime: st.messageStartTime, messageEndTime: st.messageEndTime,
+    metadataCount: st.metadataCount, messageStartTime: st.messageStartTime, messageEndTime: st.messageEndTime,
     channelMessageCounts: Object.fromEntries(st.channelMessageCounts),
   };
+  indexed.metadata = [];
+  for await (const md of reader.readMetadata()) indexed.metadata.push({ name: md.name, metadata: Object.fromEntries(md.metadata) });
   indexed.summaryOffsetOpcodes = [...reader.summaryOffsetsByOpcode.keys()].sort((a, b) => a - b);
   // Data-section CRC: bytes [0, DataEnd) against the DataEnd record.
   indexed.dataSectionCrc = reader.dataSectionCrc ?? 0;

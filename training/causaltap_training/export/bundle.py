@@ -4,6 +4,9 @@
     /usr/bin/python3 -m causaltap_training.export.bundle --run ../runs/cpu_sup1 --out ../models/causaltap-default \
         --name causaltap-default --default --eval ../runs/data/synthetic_val/12f_256px::"make_synthetic --validation ..." \
         --eval ../../shared/data/tapvid_davis32_dev
+    # TAPIR graphs from --run and GMRW graphs from a train.gmrw_train run in one directory:
+    /usr/bin/python3 -m causaltap_training.export.bundle --run ../runs/cpu_sup1 --gmrw-run ../runs/gmrw1 \
+        --out ../runs/trial_fused --name trial-fused
 
 The card records what a reader needs to reproduce and judge the weights: the exact training command, data,
 seed, steps, wall time and hardware (from the run's config.json / train.jsonl / val.jsonl), and the TAP-Vid
@@ -20,55 +23,74 @@ import sys
 from pathlib import Path
 
 from . import export_model
+from .card import read_jsonl, training_history, wall_minutes
 from .runner import CLI_DLL, REPO_ROOT, _env, check_available, cpu_name
 
 
-def _read_jsonl(path: Path) -> list:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _wall_minutes(train_log: list) -> float:
-    """Total training time: `elapsed_min` restarts at each --resume, so add up the segments."""
-    total, segment = 0.0, 0.0
-    for rec in train_log:
-        if rec["elapsed_min"] < segment:
-            total += segment
-        segment = rec["elapsed_min"]
-    return total + segment
+def _session_summary(args: dict, checkpoint: Path, step: int, run: Path) -> dict:
+    """The entries every provenance ends with, read from the run's train.jsonl / val.jsonl: where it stopped, how
+    long it trained (resume segments added), on what hardware, and its last log records."""
+    train_log = read_jsonl(run / "train.jsonl")
+    val_log = read_jsonl(run / "val.jsonl")
+    return {
+        "steps": step,
+        "wall_time_min": round(wall_minutes(train_log), 1),
+        "hardware": f"{cpu_name()}, {args.get('threads')} torch threads, device {args.get('device')}",
+        "checkpoint": checkpoint.name,
+        "resumed_segments": 1 + sum(b["elapsed_min"] < a["elapsed_min"] for a, b in zip(train_log, train_log[1:])),
+        "last_train_log": train_log[-1] if train_log else None,
+        "synthetic_validation_during_training": val_log[-1] if val_log else None,
+    }
 
 
 def training_provenance(run: Path, checkpoint: Path, step: int) -> dict:
     """What the run did, read from its own files (never typed by hand)."""
     config = json.loads((run / "config.json").read_text())
     args = config["args"]
-    train_log = _read_jsonl(run / "train.jsonl")
-    val_log = _read_jsonl(run / "val.jsonl")
     # --max-minutes only cuts a session short (each --resume segment had its own); where the run stopped is
     # recorded as "steps" below. Data and learning rate are functions of the step, so the command plus that
     # step count reproduce the weights.
-    skip = ("out", "resume", "max_minutes")
-    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.items()
-                     if k not in skip and v not in (None, False) and v is not True)
-    flags += "".join(f" --{k.replace('_', '-')}" for k, v in args.items() if v is True and k not in skip)
-    out = os.path.relpath(run.resolve(), REPO_ROOT / "training")
+    # Every stage that led here (supervised, continuations, BootsTAP), oldest first, each with its own command.
+    stages = training_history(run)
+    kind = config.get("kind", "supervised")
     return {
         "source": "trained here",
-        "stage": "supervised on synthetic clips (causaltap_training.data.synthetic), TAPIR losses",
-        "command": f"cd training && /usr/bin/python3 -m causaltap_training.train.supervised {flags} --out {out} "
-                   f"(stopped at step {step} of the {args.get('steps')}-step schedule; sessions continue with --resume)",
+        "stage": {"supervised": "supervised on synthetic clips (causaltap_training.data.synthetic), TAPIR losses",
+                  "bootstap": "BootsTAP self-training on unlabeled real video (EMA teacher, student views) "
+                              "co-trained with the synthetic supervised loss"}.get(kind, kind),
+        "command": f"{stages[-1]['command']} (stopped at step {step} of the {args.get('steps')}-step schedule; "
+                   "sessions continue with --resume)",
+        "stages": stages,
         "data": {"generator": "causaltap_training.data.synthetic (seeded; training seed family)",
                  "seed": args.get("seed"), "frames_per_clip": args.get("frames"), "size": args.get("size"),
                  "points_per_clip": args.get("points"), "batch": args.get("batch"),
                  "real_textures_from": "../shared/data clips except the DAVIS dev split"},
-        "steps": step,
-        "wall_time_min": round(_wall_minutes(train_log), 1),
-        "hardware": f"{cpu_name()}, {args.get('threads')} torch threads, device {args.get('device')}",
-        "checkpoint": checkpoint.name,
-        "resumed_segments": 1 + sum(b["elapsed_min"] < a["elapsed_min"] for a, b in zip(train_log, train_log[1:])),
-        "last_train_log": train_log[-1] if train_log else None,
-        "synthetic_validation_during_training": val_log[-1] if val_log else None,
+        **_session_summary(args, checkpoint, step, run),
+    }
+
+
+def gmrw_provenance(run: Path, checkpoint: Path, step: int) -> dict:
+    """What a train.gmrw_train run did, read from its own files (config.json, train.jsonl, val.jsonl)."""
+    config = json.loads((run / "config.json").read_text())
+    args = config["args"]
+    skip = ("out", "resume", "max_minutes", "frame_store", "data_root", "val_dir")
+    flags = " ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                     for k, v in args.items()
+                     if k not in skip and v not in (None, False) and v is not True and v != [])
+    flags += "".join(f" --{k.replace('_', '-')}" for k, v in args.items() if v is True and k not in skip)
+    out = os.path.relpath(run.resolve(), REPO_ROOT / "training")
+    return {
+        "source": "trained here",
+        "stage": "self-supervised contrastive random walk with label warping + edge-aware smoothness "
+                 "(causaltap_training.train.gmrw_train; no labels)",
+        "command": f"cd training && /usr/bin/python3 -m causaltap_training.train.gmrw_train {flags} --out {out} "
+                   f"(stopped at step {step} of the {args.get('steps')}-step schedule; sessions continue with --resume)",
+        "data": {"synthetic": "causaltap_training.data.synthetic clips (tracks unused), training seed family",
+                 "real": f"unlabeled videos under ../shared/data/{{{','.join(args.get('real_dirs') or [])}}} "
+                         f"(never tapvid_davis32_dev), share {args.get('real_fraction')}",
+                 "seed": args.get("seed"), "clip_len": args.get("clip_len"), "size": args.get("size"),
+                 "batch": args.get("batch")},
+        **_session_summary(args, checkpoint, step, run),
     }
 
 
@@ -98,8 +120,12 @@ def run_eval(model_dir: Path, spec: str) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, required=True, help="training run folder (config.json, last.pt, logs)")
+    ap.add_argument("--run", type=Path, help="TAPIR training run folder (config.json, last.pt, logs)")
     ap.add_argument("--checkpoint", type=Path, help="default: RUN/last.pt")
+    ap.add_argument("--gmrw-run", type=Path, help="GMRW run folder (train.gmrw_train): adds gmrw_encoder/gmrw_match")
+    ap.add_argument("--gmrw-checkpoint", type=Path, help="default: GMRW_RUN/last.pt")
+    ap.add_argument("--gmrw-sampling", default="feature", choices=("feature", "flow"),
+                    help="GMRW matcher convention of the exported gmrw_match (feature: one transition row per point)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--description", default=None)
@@ -112,15 +138,39 @@ def main(argv=None) -> int:
 
     from ..train.supervised import load_model
 
+    if args.run is None and args.gmrw_run is None:
+        ap.error("give --run (TAPIR) and/or --gmrw-run (GMRW)")
     torch.set_num_threads(2)
-    checkpoint = args.checkpoint or args.run / "last.pt"
-    step = int(torch.load(checkpoint, map_location="cpu")["step"])
-    model = load_model(checkpoint).eval()
+    model = gmrw = None
+    provenance, parts = {}, []
+    if args.run is not None:
+        checkpoint = args.checkpoint or args.run / "last.pt"
+        step = int(torch.load(checkpoint, map_location="cpu")["step"])
+        model = load_model(checkpoint).eval()
+        provenance["tapir"] = training_provenance(args.run, checkpoint, step)
+        parts.append(f"TAPIR-family '{model.config.name}' preset for CPU, trained {step} steps on synthetic clips only")
+    if args.gmrw_run is not None:
+        from ..train.gmrw_train import load_model as load_gmrw
+
+        gmrw_checkpoint = args.gmrw_checkpoint or args.gmrw_run / "last.pt"
+        ck = torch.load(gmrw_checkpoint, map_location="cpu")
+        gmrw_step = int(ck["step"])
+        gmrw = load_gmrw(gmrw_checkpoint).eval()
+        gmrw_preset = ck.get("preset")
+        provenance["gmrw"] = gmrw_provenance(args.gmrw_run, gmrw_checkpoint, gmrw_step)
+        parts.append(f"GMRW '{gmrw_preset}' preset, {gmrw_step} self-supervised random-walk steps")
     description = args.description or (
-        f"TAPIR-family '{model.config.name}' preset for CPU, trained {step} steps on synthetic clips only "
-        "(briefly: a stand-in until the full training lands; see evaluation)")
-    card = export_model(args.out, args.name, description, tapir=model, tapir_preset=model.config.name,
-                        provenance=training_provenance(args.run, checkpoint, step))
+        " + ".join(parts) + " (briefly: a stand-in until the full training lands; see evaluation)")
+    # One family: the card's provenance is that run's (the layout older cards have); both: one entry per family.
+    if len(provenance) == 1:
+        provenance = next(iter(provenance.values()))
+    else:
+        provenance = {"source": "trained here", **provenance}
+    card = export_model(args.out, args.name, description, tapir=model,
+                        tapir_preset=model.config.name if model is not None else None,
+                        gmrw=gmrw, gmrw_preset=gmrw_preset if gmrw is not None else None,
+                        gmrw_sampling=args.gmrw_sampling, size=None if model is not None else (256, 256),
+                        provenance=provenance)
     if args.default:
         card["default"] = True
     card["evaluation"] = [run_eval(args.out, d) for d in args.eval]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 from pathlib import Path
 from typing import Dict, Mapping, Optional
 
@@ -163,3 +164,108 @@ def verify_model_dir(out_dir: Path) -> Dict[str, str]:
                 raise RuntimeError(f"{path}: sha256 {digest} != model.json {graph['sha256']}")
             files[graph["file"]] = digest
     return files
+
+
+# ----------------------------------------------------------------------------------------------- training history
+TRAINING_DIR = Path(__file__).resolve().parents[2]
+_STAGE_MODULES = {"supervised": "causaltap_training.train.supervised", "bootstap": "causaltap_training.train.bootstap"}
+_NOT_IN_COMMAND = ("out", "resume", "max_minutes", "init")  # how a session ran, not what the stage is
+
+
+def read_jsonl(path: Path) -> list:
+    """The records of a train.jsonl / val.jsonl; [] when the file does not exist."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def wall_minutes(log: list) -> float:
+    """Wall time of a train.jsonl: `elapsed_min` restarts at each --resume, so the segments are added up."""
+    total, segment = 0.0, 0.0
+    for rec in log:
+        if rec["elapsed_min"] < segment:
+            total += segment
+        segment = rec["elapsed_min"]
+    return total + segment
+
+
+def _command(kind: str, args: dict, run: Path, init_from: Optional[str]) -> str:
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in args.items()
+             if k not in _NOT_IN_COMMAND and v is not None and not isinstance(v, bool)]  # (0 == False: keep --seed 0)
+    flags += [f"--{k.replace('_', '-')}" for k, v in args.items() if v is True and k not in _NOT_IN_COMMAND]
+    if init_from:
+        flags.insert(0, f"--init {init_from}")
+    out = os.path.relpath(Path(run).resolve(), TRAINING_DIR)
+    return (f"cd training && /usr/bin/python3 -m {_STAGE_MODULES.get(kind, kind)} {' '.join(flags)} --out {out}")
+
+
+def _resolve_checkpoint(init_from: str, run: Path) -> Path:
+    """init_from as written by the CLI (relative to training/), absolute, or relative to the run folder."""
+    p = Path(init_from)
+    candidates = [p] if p.is_absolute() else [TRAINING_DIR / p, run / p, run.parent / p]
+    for c in candidates:
+        if (c.parent / "config.json").exists():
+            return c
+    raise FileNotFoundError(f"{run}: init_from {init_from} does not lead to a run folder (no config.json next to it)")
+
+
+def _stage(run: Path, config: dict, until_step: Optional[int]) -> dict:
+    kind = config.get("kind", "supervised")
+    args = config.get("args", {})
+    log = read_jsonl(run / "train.jsonl")
+    val = read_jsonl(run / "val.jsonl")
+    if until_step is None:  # the stage the caller asked about: where it is now
+        steps = None
+        if (run / "last.pt").exists():
+            import torch
+
+            steps = int(torch.load(run / "last.pt", map_location="cpu")["step"])
+        if steps is None:
+            steps = max([r["step"] for r in log + val], default=0)
+    else:  # a parent stage: up to the checkpoint its child started from
+        steps = int(until_step)
+    # A supervised --init continuation carries on its parent's step count, so its own records start after the
+    # parent's step; a bootstap run counts its own steps from 0.
+    first = int(config.get("init_from_step") or 0) if kind == "supervised" else 0
+    log = [r for r in log if first < r["step"] <= steps]
+    val = [r for r in val if first < r["step"] <= steps]
+    if kind == "supervised":
+        data = {"generator": "causaltap_training.data.synthetic (seeded; training seed family)",
+                "seed": args.get("seed"), "frames_per_clip": args.get("frames"), "size": args.get("size"),
+                "points_per_clip": args.get("points"), "batch": args.get("batch"),
+                "real_textures": not args.get("no_real_textures", False)}
+    else:
+        data = dict(config.get("data", {}))
+        data.update({"frames_per_clip": args.get("frames"), "points_per_clip": args.get("points"),
+                     "batch": args.get("batch"), "synthetic_weight": args.get("synthetic_weight")})
+    last_val = {k: v for k, v in val[-1].items() if k != "all"} if val else None
+    return {"kind": kind, "run": os.path.relpath(Path(run).resolve(), TRAINING_DIR), "command": _command(kind, args, run, config.get("init_from")),
+            "init_from": config.get("init_from"), "init_from_step": config.get("init_from_step"), "data": data,
+            "steps": steps, "wall_minutes": round(wall_minutes(log), 2), "seed": args.get("seed"),
+            "last_val": last_val}
+
+
+def training_history(run_dir) -> list:
+    """One entry per training stage that led to `run_dir`'s weights, oldest first.
+
+    Follows `init_from` in each run's config.json (the checkpoint a bootstap run started from; supervised runs have
+    none: they are the first stage, and a resumed run's config.json holds its latest arguments). Each entry: kind
+    (supervised / bootstap), run, command (rebuilt from the arguments, without --resume / --max-minutes), init_from,
+    data, steps (for a parent stage: the step of the checkpoint its child started from; for `run_dir`: last.pt's
+    step), wall_minutes (up to those steps, resume segments added), seed, last_val (the last validation record up to
+    those steps, without the per-threshold details).
+    """
+    stages = []
+    run: Optional[Path] = Path(run_dir)
+    until_step = None
+    seen = set()
+    while run is not None:
+        if run.resolve() in seen:
+            raise ValueError(f"init_from links loop at {run}")
+        seen.add(run.resolve())
+        config = json.loads((run / "config.json").read_text())
+        stages.append(_stage(run, config, until_step))
+        init = config.get("init_from")
+        if not init:
+            break
+        until_step = config.get("init_from_step")
+        run = _resolve_checkpoint(init, run).parent
+    return stages[::-1]

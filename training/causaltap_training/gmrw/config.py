@@ -70,6 +70,13 @@ PRESETS: Dict[str, GMRWConfig] = {
                         num_transformer_layers=4, ffn_dim_expansion=2, attn_splits=2, norm=True),
     "tiny": GMRWConfig(feature_channels=32, cnn_dims=(16, 24, 32), num_scales=1,
                        num_transformer_layers=2, ffn_dim_expansion=2, attn_splits=4, norm=True),
+    # The engine's CPU budget (<= 10 ms per frame for gmrw_encoder + gmrw_match at 256 points, 1 thread, so the
+    # fused engine keeps >= 30 fps next to the TAPIR `cpu` preset): 8-channel stem stage (the 128x128 layer1
+    # blocks dominate the CNN), one transformer block (self + cross attention, no shifted windows), FFN width
+    # 2*C; export it with sampling="feature" (one transition row per point). ORT CPU ms, 1 thread, 256 points:
+    # encoder 4.3 + match 2.7 (tiny: 7.7 + 13.1 with flow sampling). See train/README.md "GMRW".
+    "cpu": GMRWConfig(feature_channels=32, cnn_dims=(8, 16, 32), num_scales=1,
+                      num_transformer_layers=1, ffn_dim_expansion=1, attn_splits=4, norm=True),
 }
 
 

@@ -60,14 +60,15 @@ def loss_mask(query_points: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 
 def tapir_loss(traj: Trajectories, target_points: torch.Tensor, occluded: torch.Tensor, query_points: torch.Tensor,
-               model_config, cfg: LossConfig = LossConfig(), point_mask: Optional[torch.Tensor] = None
-               ) -> Dict[str, torch.Tensor]:
+               model_config, cfg: LossConfig = LossConfig(), point_mask: Optional[torch.Tensor] = None,
+               frame_mask: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
     """Total and per-term losses.
 
     Args:
       traj: Trajectories of `Tapir.forward` ([I+1, B, N, T, ...]).
       target_points: [B, N, T, 2] (x, y) pixels; occluded: [B, N, T] bool; query_points: [B, N, 3] (t, y, x).
       point_mask: optional [B, N] 1 for real points (0 = padding).
+      frame_mask: optional [B, N, T] 1 where a frame's label may be scored (pseudo-labels: BootsTAP).
 
     Returns:
       dict with 'loss' (scalar to minimise) and detached 'position', 'occlusion', 'expd', 'final_px_err'.
@@ -76,6 +77,8 @@ def tapir_loss(traj: Trajectories, target_points: torch.Tensor, occluded: torch.
     mask = loss_mask(query_points, t)
     if point_mask is not None:
         mask = mask * point_mask.unsqueeze(-1).to(mask.dtype)
+    if frame_mask is not None:
+        mask = mask * frame_mask.to(mask.dtype)
     occ_t = occluded.to(target_points.dtype)
     vis = mask * (1 - occ_t)
     estimates = [stage1_positions(traj, model_config.resolution, model_config.softmax_temperature,

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -30,6 +29,7 @@ from ..data.synthetic import SyntheticConfig
 from ..tapir import Tapir, TapirConfig, preset, visible_prob
 from . import metrics
 from .losses import LossConfig, tapir_loss
+from .run_folder import RunLog, args_dict, clear_logs, val_record
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_VAL_DIR = REPO_ROOT / "runs" / "data" / "synthetic_val"
@@ -42,6 +42,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from another run's checkpoint (model, optimiser and step: a continuation with new "
+                        "arguments, e.g. a longer --steps schedule); recorded as init_from in config.json")
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=200)
@@ -85,7 +88,7 @@ def save_checkpoint(path: Path, model: Tapir, opt, step: int, args) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "model_config": dataclasses.asdict(model.config),
-                "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}, tmp)
+                "args": args_dict(args)}, tmp)
     os.replace(tmp, path)
 
 
@@ -140,10 +143,20 @@ def train(args) -> Dict[str, float]:
         step = int(ck["step"])
         print(f"resumed from {last} at step {step}", flush=True)
     elif not args.resume:
-        for name in ("train.jsonl", "val.jsonl"):
-            (out / name).unlink(missing_ok=True)
-    (out / "config.json").write_text(json.dumps({"args": {k: str(v) if isinstance(v, Path) else v
-                                                          for k, v in vars(args).items()},
+        clear_logs(out)
+    lineage = {}
+    if args.init is not None:
+        if args.resume and last.exists():  # a resumed continuation keeps the link it was started with
+            lineage = {k: v for k, v in json.loads((out / "config.json").read_text()).items() if k.startswith("init_from")}
+        else:
+            ck = torch.load(args.init, map_location=device)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            step = int(ck["step"])
+            lineage = {"init_from": os.path.relpath(Path(args.init).resolve(), Path.cwd()), "init_from_step": step}
+            print(f"initialised from {args.init} at step {step}", flush=True)
+    (out / "config.json").write_text(json.dumps({"args": args_dict(args),
+                                                 **lineage,
                                                  "model_config": dataclasses.asdict(model.config)}, indent=1))
 
     syn = SyntheticConfig(frames=args.frames, size=(args.size, args.size), num_points=args.points)
@@ -166,8 +179,7 @@ def train(args) -> Dict[str, float]:
         loader = torch.utils.data.DataLoader(data, batch_size=args.batch, sampler=sampler, collate_fn=collate, **kw)
         yield from loader
 
-    t_start = time.time()
-    t_last = time.time()
+    run = RunLog(args)
     loss_cfg = LossConfig()
     result: Dict[str, float] = {}
     model.train()
@@ -185,29 +197,14 @@ def train(args) -> Dict[str, float]:
         opt.step()
         step += 1
         result = {k: float(v) for k, v in losses.items()}
-        if step % args.log_every == 0 or step == 1:
-            now = time.time()
-            rec = {"step": step, **result, "grad_norm": float(gnorm), "lr": lr_at(step - 1, args),
-                   "sec_per_step": (now - t_last) / (args.log_every if step > 1 else 1),
-                   "elapsed_min": (now - t_start) / 60}
-            t_last = now
-            with open(out / "train.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            print(json.dumps(rec), flush=True)
-        stop = args.max_minutes and (time.time() - t_start) / 60 >= args.max_minutes
-        if step % args.ckpt_every == 0 or step == args.steps or stop:
-            save_checkpoint(last, model, opt, step, args)
-        if args.snapshot_every and step % args.snapshot_every == 0:
-            save_checkpoint(out / f"step_{step:07d}.pt", model, opt, step, args)
-        if val_clips and (step % args.val_every == 0 or step == args.steps or stop):
-            m = evaluate(model, val_clips, device)
-            rec = {"step": step, **{k: m[k] for k in ("average_jaccard", "average_pts_within_thresh",
-                                                         "occlusion_accuracy")}, "all": m}
-            with open(out / "val.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            print("val", json.dumps({k: v for k, v in rec.items() if k != "all"}), flush=True)
+        if run.log_due(step):
+            run.log_train(step, {**result, "grad_norm": float(gnorm)}, lr_at(step - 1, args))
+        stop = run.out_of_time()
+        run.checkpoint(step, stop, lambda path: save_checkpoint(path, model, opt, step, args))
+        if val_clips and run.val_due(step, stop):
+            run.append_val(val_record(step, evaluate(model, val_clips, device)))
         if stop:
-            print(f"stopping after {args.max_minutes} minutes at step {step} (resume with --resume)", flush=True)
+            run.print_stop(step)
             break
     return result
 

@@ -1,0 +1,207 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using CausalTap.Grpc.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CausalTap.Server;
+
+/// <summary>
+/// The running CausalTap server: Kestrel (HTTP/2, cleartext or TLS) serving causaltap.v1.Tracker and
+/// grpc.health.v1.Health through CausalTap.Grpc. <see cref="StartAsync"/> binds and returns once it accepts calls;
+/// <see cref="ShutdownAsync"/> drains gracefully (see README "Shutdown").
+/// </summary>
+public sealed class TrackerServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ModelCache _models;
+    private readonly HealthService _health;
+    private readonly ILogger _logger;
+    private Task? _shutdown;
+    private readonly object _shutdownLock = new();
+
+    private TrackerServer(WebApplication app, TrackerServerOptions options, ModelCache models, SessionManager sessions, HealthService health,
+        ILogger logger, int port, string address)
+    {
+        _app = app;
+        Options = options;
+        _models = models;
+        Sessions = sessions;
+        _health = health;
+        _logger = logger;
+        Port = port;
+        Address = address;
+    }
+
+    /// <summary>The CausalTap version this server reports.</summary>
+    public static string Version => TrackerService.Version;
+
+    /// <summary>The options the server runs with (validated).</summary>
+    public TrackerServerOptions Options { get; }
+
+    /// <summary>The bound port (the ephemeral one when port 0 was asked).</summary>
+    public int Port { get; }
+
+    /// <summary>The address clients use, e.g. "http://127.0.0.1:50051" (https with TLS).</summary>
+    public string Address { get; }
+
+    /// <summary>The default model's name, or null when the models folder has none.</summary>
+    public string? DefaultModel => _models.DefaultModelName;
+
+    /// <summary>The server's sessions (tests reach in for the idle sweep).</summary>
+    internal SessionManager Sessions { get; }
+
+    /// <summary>
+    /// Validates the options, loads the default model (so a broken model fails here, not on the first session),
+    /// binds and starts serving. Throws <see cref="ServerConfigurationException"/> for bad settings (including a
+    /// non-loopback bind without TLS or auth unless <see cref="TrackerServerOptions.AllowInsecure"/>).
+    /// </summary>
+    public static Task<TrackerServer> StartAsync(TrackerServerOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default) =>
+        StartAsync(options, loggerFactory, engines: null, cancellationToken);
+
+    /// <summary>As the public overload, with a replaceable engine factory (tests use fake engines).</summary>
+    internal static async Task<TrackerServer> StartAsync(TrackerServerOptions options, ILoggerFactory? loggerFactory,
+        ITrackingEngineFactory? engines, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        loggerFactory ??= NullLoggerFactory.Instance;
+        ILogger logger = loggerFactory.CreateLogger(ServerLog.Category);
+        (IPAddress? ip, string clientHost, bool loopback) = ResolveHost(options.Host);
+        if (!loopback && !options.TlsEnabled && options.AuthToken is null)
+        {
+            const string message = "binding a non-loopback address without TLS or an auth token exposes the tracker to anyone on the network";
+            if (!options.AllowInsecure) throw new ServerConfigurationException($"{message}; set an auth token and/or TLS, or pass --allow-insecure");
+            ServerLog.Warning(logger, $"insecure: {message} (allowed by allow_insecure)");
+        }
+        X509Certificate2? certificate = options.TlsEnabled ? LoadCertificate(options) : null;
+
+        var models = new ModelCache(options, warning => ServerLog.Warning(logger, warning));
+        if (engines is null && models.DefaultModelName is not null)
+        {
+            await Task.Run(() => models.Get("", "", out _, out _), cancellationToken).ConfigureAwait(false);
+        }
+        else if (models.DefaultModelName is null)
+        {
+            ServerLog.Warning(logger, $"no default model in '{options.ModelsDirectory}': OpenSession must name a model");
+        }
+        var sessions = new SessionManager(options, engines ?? models, EpisodeSessionRecorder.Create, loggerFactory);
+        var health = new HealthService();
+        var registry = new GrpcServiceRegistry();
+        new TrackerService(sessions, models, options, logger).Register(registry);
+        health.Register(registry);
+
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        builder.Services.AddRoutingCore();
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // gRPC enforces max_message_bytes per message; Kestrel's whole-body cap must not cut in first.
+            kestrel.Limits.MaxRequestBodySize = Math.Max(30_000_000L, options.MaxMessageBytes + 5L);
+            Action<ListenOptions> listen = l =>
+            {
+                // Cleartext needs prior-knowledge HTTP/2 (h2c); with TLS, ALPN negotiates "h2".
+                l.Protocols = HttpProtocols.Http2;
+                if (certificate is not null) l.UseHttps(certificate);
+            };
+            if (ip is null) kestrel.ListenAnyIP(options.Port, listen);
+            else kestrel.Listen(ip, options.Port, listen);
+        });
+        WebApplication app = builder.Build();
+        app.UseRouting();
+        app.MapGrpcServices(registry, new GrpcServerOptions
+        {
+            MaxReceiveMessageSize = options.MaxMessageBytes,
+            MaxSendMessageSize = options.MaxMessageBytes,
+        });
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await sessions.DisposeAsync().ConfigureAwait(false);
+            models.Dispose();
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        int port = options.Port;
+        ICollection<string>? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        if (addresses is { Count: > 0 }) port = new Uri(addresses.First()).Port;
+        string address = $"{(certificate is null ? "http" : "https")}://{clientHost}:{port}";
+        ServerLog.Listening(logger, address, certificate is not null, options.AuthToken is not null);
+        return new TrackerServer(app, options, models, sessions, health, logger, port, address);
+    }
+
+    /// <summary>
+    /// Graceful shutdown (once; later calls return the same task): health turns NOT_SERVING, new sessions are
+    /// refused, every session drains its queued frames and ends its subscriptions with OK, recordings are
+    /// completed, then Kestrel stops. Bounded by <see cref="TrackerServerOptions.ShutdownTimeout"/> per stage.
+    /// </summary>
+    public Task ShutdownAsync()
+    {
+        lock (_shutdownLock) return _shutdown ??= ShutdownCoreAsync();
+    }
+
+    private async Task ShutdownCoreAsync()
+    {
+        _health.SetNotServing();
+        ServerLog.ShuttingDown(_logger, Sessions.Count);
+        await Sessions.ShutdownAsync(Options.ShutdownTimeout).ConfigureAwait(false);
+        _health.Stop();
+        using var cts = new CancellationTokenSource(Options.ShutdownTimeout);
+        try
+        {
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Calls that ignored the stop were cut off; nothing else to do.
+        }
+        _models.Dispose();
+        ServerLog.Stopped(_logger);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ShutdownAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The IP to bind (null = all interfaces), the host clients should dial, and whether only loopback is bound.</summary>
+    internal static (IPAddress? Ip, string ClientHost, bool Loopback) ResolveHost(string host)
+    {
+        if (string.IsNullOrWhiteSpace(host)) throw new ServerConfigurationException("host must not be empty");
+        if (host is "*" or "+" or "0.0.0.0" or "::" or "[::]") return (null, "127.0.0.1", false);
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return (IPAddress.Loopback, "127.0.0.1", true);
+        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip))
+            throw new ServerConfigurationException($"host '{host}' must be an IP address, 'localhost' or '*'");
+        string clientHost = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip.ToString();
+        return (ip, clientHost, IPAddress.IsLoopback(ip));
+    }
+
+    /// <summary>Loads the PEM certificate (+ key) for Kestrel.</summary>
+    private static X509Certificate2 LoadCertificate(TrackerServerOptions options)
+    {
+        try
+        {
+            using X509Certificate2 pem = X509Certificate2.CreateFromPemFile(options.TlsCertificatePath!, options.TlsKeyPath);
+            // Through PKCS#12 so SslStream gets a key it can use whatever the key file's format.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or ArgumentException)
+        {
+            throw new ServerConfigurationException(
+                $"TLS certificate '{options.TlsCertificatePath}' / key '{options.TlsKeyPath ?? "(in the certificate file)"}' cannot be loaded: {ex.Message}");
+        }
+    }
+}

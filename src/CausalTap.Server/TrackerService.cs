@@ -1,0 +1,358 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using CausalTap.Grpc;
+using CausalTap.Grpc.Server;
+using CausalTap.Onnx;
+using CausalTap.Protocol.V1;
+using CausalTap.Tracking;
+using Microsoft.Extensions.Logging;
+
+namespace CausalTap.Server;
+
+/// <summary>
+/// The causaltap.v1.Tracker handlers. Each is wrapped by <see cref="Guard{TReq,TResp}(UnaryServerMethod{TReq,TResp})"/>
+/// (and its streaming twins): bearer-token check first, then the handler; a <see cref="RejectionException"/> becomes
+/// its status, and every error status gets one log line.
+/// </summary>
+internal sealed partial class TrackerService
+{
+    private readonly SessionManager _sessions;
+    private readonly ModelCache _models;
+    private readonly TrackerServerOptions _options;
+    private readonly ILogger _logger;
+    /// <summary>"Bearer &lt;token&gt;" as bytes, or null when auth is off.</summary>
+    private readonly byte[]? _expectedAuthorization;
+
+    public TrackerService(SessionManager sessions, ModelCache models, TrackerServerOptions options, ILogger logger)
+    {
+        _sessions = sessions;
+        _models = models;
+        _options = options;
+        _logger = logger;
+        _expectedAuthorization = options.AuthToken is { } token ? Encoding.ASCII.GetBytes($"Bearer {token}") : null;
+    }
+
+    /// <summary>The server's version (the assembly's informational version without the commit suffix).</summary>
+    public static string Version { get; } =
+        typeof(TrackerService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public void Register(GrpcServiceRegistry registry)
+    {
+        registry.AddUnary(TrackerMethods.GetServerInfo, Guard<GetServerInfoRequest, ServerInfo>(GetServerInfoAsync));
+        registry.AddUnary(TrackerMethods.OpenSession, Guard<OpenSessionRequest, SessionInfo>(OpenSessionAsync));
+        registry.AddUnary(TrackerMethods.CloseSession, Guard<CloseSessionRequest, SessionInfo>(CloseSessionAsync));
+        registry.AddUnary(TrackerMethods.GetSession, Guard<GetSessionRequest, SessionInfo>((r, _) => Task.FromResult(_sessions.GetInfo(r.SessionId))));
+        registry.AddUnary(TrackerMethods.ListSessions, Guard<ListSessionsRequest, ListSessionsResponse>(ListSessionsAsync));
+        registry.AddClientStreaming(TrackerMethods.StreamFrames, Guard<Frame, IngestSummary>(StreamFramesAsync));
+        registry.AddUnary(TrackerMethods.SubmitFrame, Guard<Frame, FrameAck>(SubmitFrameAsync));
+        registry.AddServerStreaming(TrackerMethods.Subscribe, Guard<SubscribeRequest, TrackUpdate>(SubscribeAsync));
+        registry.AddUnary(TrackerMethods.AddPoints, Guard<AddPointsRequest, AddPointsResponse>((r, _) => Task.FromResult(_sessions.Get(r.SessionId).AddPoints(r))));
+        registry.AddUnary(TrackerMethods.RemovePoints, Guard<RemovePointsRequest, RemovePointsResponse>((r, _) => Task.FromResult(_sessions.Get(r.SessionId).RemovePoints(r))));
+        registry.AddDuplexStreaming(TrackerMethods.Track, Guard<TrackRequest, TrackEvent>(TrackAsync));
+        registry.AddServerStreaming(TrackerMethods.Replay, Guard<ReplayRequest, TrackUpdate>(ReplayAsync));
+        registry.AddUnary(TrackerMethods.ListEpisodes, Guard<ListEpisodesRequest, ListEpisodesResponse>(ListEpisodesAsync));
+    }
+
+    // ------------------------------------------------------------------ guard: auth, rejections, error log
+
+    private void Authorize(ServerCallContext context)
+    {
+        if (_expectedAuthorization is null) return;
+        string? header = context.RequestHeaders.GetValue("authorization");
+        if (header is null) throw new RpcException(StatusCode.Unauthenticated, "this server needs `authorization: Bearer <token>` metadata");
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(header), _expectedAuthorization))
+            throw new RpcException(StatusCode.Unauthenticated, "bad bearer token");
+    }
+
+    private async Task<T> Run<T>(ServerCallContext context, Func<Task<T>> body)
+    {
+        try
+        {
+            Authorize(context);
+            return await body().ConfigureAwait(false);
+        }
+        catch (RejectionException ex)
+        {
+            ServerLog.CallFailed(_logger, context.Method, context.Peer, ex.Code, ex.Message);
+            throw ex.ToRpcException();
+        }
+        catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
+        {
+            ServerLog.CallFailed(_logger, context.Method, context.Peer, ex.StatusCode, ex.Status.Detail);
+            throw;
+        }
+    }
+
+    private UnaryServerMethod<TReq, TResp> Guard<TReq, TResp>(UnaryServerMethod<TReq, TResp> handler) =>
+        (request, context) => Run(context, () => handler(request, context));
+
+    private ClientStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(ClientStreamingServerMethod<TReq, TResp> handler) =>
+        (requests, context) => Run(context, () => handler(requests, context));
+
+    private ServerStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(ServerStreamingServerMethod<TReq, TResp> handler) =>
+        (request, writer, context) => Run(context, async () => { await handler(request, writer, context).ConfigureAwait(false); return 0; });
+
+    private DuplexStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(DuplexStreamingServerMethod<TReq, TResp> handler) =>
+        (requests, writer, context) => Run(context, async () => { await handler(requests, writer, context).ConfigureAwait(false); return 0; });
+
+    // ------------------------------------------------------------------ info and sessions
+
+    private Task<ServerInfo> GetServerInfoAsync(GetServerInfoRequest request, ServerCallContext context)
+    {
+        var info = new ServerInfo
+        {
+            Version = Version,
+            AuthRequired = _options.AuthToken is not null,
+            Tls = _options.TlsEnabled,
+            DefaultModel = _models.DefaultModelName ?? "",
+            Limits = new Limits
+            {
+                MaxSessions = (uint)_options.MaxSessions,
+                MaxPointsPerSession = (uint)_options.MaxPointsPerSession,
+                MaxMessageBytes = (uint)_options.MaxMessageBytes,
+                IngestQueueFrames = (uint)_options.IngestQueueFrames,
+                SubscriberQueueUpdates = (uint)_options.SubscriberQueueUpdates,
+                SessionIdleTimeoutS = Math.Max(0, _options.SessionIdleTimeout.TotalSeconds),
+                MaxFrameWidth = (uint)_options.MaxFrameWidth,
+                MaxFrameHeight = (uint)_options.MaxFrameHeight,
+            },
+        };
+        try
+        {
+            OrtEnvironment env = OrtEnvironment.Instance;
+            info.OnnxruntimeVersion = env.Version;
+            // ORT lists CUDA/TensorRT even when their plugin libraries are missing: report only usable ones.
+            foreach (string ortName in env.GetAvailableProviders())
+            {
+                if (ExecutionProviders.GetMissingPluginFiles(ortName, env.LibraryPath).Count == 0)
+                    info.Providers.Add(ModelCache.ShortProviderName(ortName));
+            }
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
+        {
+            info.OnnxruntimeVersion = $"unavailable: {ex.Message}";
+        }
+        foreach (ModelDirectory model in _models.ListModels())
+        {
+            var m = new ModelInfo
+            {
+                Name = ModelCache.DirectoryName(model),
+                Description = model.Card.Description ?? "",
+                IsDefault = ModelCache.DirectoryName(model) == _models.DefaultModelName,
+                InputWidth = (uint)model.InputWidth,
+                InputHeight = (uint)model.InputHeight,
+            };
+            if (model.HasTapir && model.HasGmrw) m.Methods.Add(Protocol.V1.TrackingMethod.Fused);
+            if (model.HasTapir) m.Methods.Add(Protocol.V1.TrackingMethod.Tapir);
+            if (model.HasGmrw) m.Methods.Add(Protocol.V1.TrackingMethod.Gmrw);
+            info.Models.Add(m);
+        }
+        return Task.FromResult(info);
+    }
+
+    private async Task<SessionInfo> OpenSessionAsync(OpenSessionRequest request, ServerCallContext context)
+    {
+        // Loading a model the first time takes a while and is synchronous: keep it off the request thread.
+        TrackingSession session = await Task.Run(() => _sessions.Open(request), context.CancellationToken).ConfigureAwait(false);
+        return session.ToInfo();
+    }
+
+    private Task<SessionInfo> CloseSessionAsync(CloseSessionRequest request, ServerCallContext context) =>
+        _sessions.CloseAsync(request.SessionId, "closed by client");
+
+    private Task<ListSessionsResponse> ListSessionsAsync(ListSessionsRequest request, ServerCallContext context)
+    {
+        var response = new ListSessionsResponse();
+        foreach (TrackingSession session in _sessions.List()) response.Sessions.Add(session.ToInfo());
+        return Task.FromResult(response);
+    }
+
+    // ------------------------------------------------------------------ frames
+
+    private async Task<IngestSummary> StreamFramesAsync(IAsyncStreamReader<Frame> requests, ServerCallContext context)
+    {
+        var call = new IngestCall();
+        TrackingSession? session = null;
+        IDisposable? scope = null;
+        try
+        {
+            while (await requests.MoveNext(context.CancellationToken).ConfigureAwait(false))
+            {
+                Frame frame = requests.Current;
+                if (session is null)
+                {
+                    session = _sessions.Get(frame.SessionId);
+                    scope = session.BeginCall();
+                }
+                else if (frame.SessionId.Length > 0 && frame.SessionId != session.Id)
+                {
+                    throw new RpcException(StatusCode.InvalidArgument, $"frame names session '{frame.SessionId}' but this call streams to session {session.Id}");
+                }
+                try
+                {
+                    await session.SubmitAsync(frame, call, context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (RejectionException)
+                {
+                    // Counted (call and session) and logged by the session; the camera's stream goes on.
+                }
+            }
+            return call.ToSummary();
+        }
+        finally
+        {
+            scope?.Dispose();
+        }
+    }
+
+    private async Task<FrameAck> SubmitFrameAsync(Frame frame, ServerCallContext context)
+    {
+        TrackingSession session = _sessions.Get(frame.SessionId);
+        using IDisposable scope = session.BeginCall();
+        bool queued = await session.SubmitAsync(frame, null, context.CancellationToken).ConfigureAwait(false);
+        SessionStats stats = session.ToInfo().Stats;
+        return new FrameAck { Sequence = frame.Sequence, Queued = queued, FramesDropped = stats.FramesDropped, FramesRejected = stats.FramesRejected };
+    }
+
+    // ------------------------------------------------------------------ subscribers and points
+
+    private int SubscriberCapacity(uint requested) =>
+        requested == 0 ? _options.SubscriberQueueUpdates : (int)Math.Min(requested, SessionManager.MaxIngestQueueFrames);
+
+    private async Task SubscribeAsync(SubscribeRequest request, IServerStreamWriter<TrackUpdate> writer, ServerCallContext context)
+    {
+        TrackingSession session = _sessions.Get(request.SessionId);
+        using IDisposable scope = session.BeginCall();
+        Subscriber subscriber = session.Subscribe(SubscriberCapacity(request.QueueUpdates), wantsRejections: false);
+        try
+        {
+            await foreach (SessionEvent item in subscriber.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+            {
+                if (item.Update is { } update) await writer.WriteAsync(update, context.CancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            session.Unsubscribe(subscriber);
+        }
+    }
+
+    // ------------------------------------------------------------------ one-call tracking
+
+    private async Task TrackAsync(IAsyncStreamReader<TrackRequest> requests, IServerStreamWriter<TrackEvent> writer, ServerCallContext context)
+    {
+        CancellationToken callToken = context.CancellationToken;
+        if (!await requests.MoveNext(callToken).ConfigureAwait(false)) return;
+        TrackRequest first = requests.Current;
+        TrackingSession session;
+        bool owned;
+        switch (first.ItemCase)
+        {
+            case TrackRequest.ItemOneofCase.Open:
+                session = await Task.Run(() => _sessions.Open(first.Open), callToken).ConfigureAwait(false);
+                owned = true;
+                break;
+            case TrackRequest.ItemOneofCase.SessionId:
+                session = _sessions.Get(first.SessionId);
+                owned = false;
+                break;
+            default:
+                throw new RpcException(StatusCode.InvalidArgument, "the first Track message must be `open` or `session_id`");
+        }
+
+        using IDisposable scope = session.BeginCall();
+        using var writeLock = new SemaphoreSlim(1, 1);
+        using var forwarding = CancellationTokenSource.CreateLinkedTokenSource(callToken);
+        async Task Send(TrackEvent e)
+        {
+            await writeLock.WaitAsync(callToken).ConfigureAwait(false);
+            try { await writer.WriteAsync(e, callToken).ConfigureAwait(false); }
+            finally { writeLock.Release(); }
+        }
+
+        Subscriber subscriber = session.Subscribe(_options.SubscriberQueueUpdates, wantsRejections: true);
+        Task forward = Task.CompletedTask;
+        bool completed = false;
+        try
+        {
+            await Send(new TrackEvent { Session = session.ToInfo() }).ConfigureAwait(false);
+            forward = Task.Run(async () =>
+            {
+                await foreach (SessionEvent item in subscriber.ReadAllAsync(forwarding.Token).ConfigureAwait(false))
+                {
+                    await Send(item.Update is { } u ? new TrackEvent { Update = u } : new TrackEvent { FrameRejected = item.Rejection }).ConfigureAwait(false);
+                }
+            });
+            var call = new IngestCall();
+            while (await requests.MoveNext(callToken).ConfigureAwait(false))
+            {
+                TrackEvent? reply = await HandleTrackRequestAsync(session, requests.Current, call, callToken).ConfigureAwait(false);
+                if (reply is not null) await Send(reply).ConfigureAwait(false);
+            }
+            // The client has sent everything: let its frames finish, then end the stream after their updates.
+            if (owned) await _sessions.CloseAsync(session.Id, "track call ended").ConfigureAwait(false);
+            else
+            {
+                await session.FlushAsync(callToken).ConfigureAwait(false);
+                session.Unsubscribe(subscriber);
+            }
+            await forward.ConfigureAwait(false);
+            completed = true;
+        }
+        finally
+        {
+            if (!completed)
+            {
+                forwarding.Cancel();
+                session.Unsubscribe(subscriber);
+                try { await forward.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (RpcException) { } catch (InvalidOperationException) { }
+                if (owned) _ = _sessions.CloseAsync(session.Id, "track call ended").ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+            }
+        }
+    }
+
+    /// <summary>One Track message after the first: the event to send back, or null (frames answer through updates).</summary>
+    private static async Task<TrackEvent?> HandleTrackRequestAsync(TrackingSession session, TrackRequest request, IngestCall call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            switch (request.ItemCase)
+            {
+                case TrackRequest.ItemOneofCase.Frame:
+                    Frame frame = request.Frame;
+                    try
+                    {
+                        CheckSessionId(frame.SessionId, session);
+                        await session.SubmitAsync(frame, call, cancellationToken).ConfigureAwait(false);
+                        return null;
+                    }
+                    catch (RejectionException ex)
+                    {
+                        return new TrackEvent { FrameRejected = new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)ex.Code, Message = ex.Message } };
+                    }
+                case TrackRequest.ItemOneofCase.AddPoints:
+                    CheckSessionId(request.AddPoints.SessionId, session);
+                    return new TrackEvent { PointsAdded = session.AddPoints(request.AddPoints) };
+                case TrackRequest.ItemOneofCase.RemovePoints:
+                    CheckSessionId(request.RemovePoints.SessionId, session);
+                    return new TrackEvent { PointsRemoved = session.RemovePoints(request.RemovePoints) };
+                case TrackRequest.ItemOneofCase.Open:
+                case TrackRequest.ItemOneofCase.SessionId:
+                    throw new RejectionException(StatusCode.InvalidArgument, "only the first Track message may open or attach a session");
+                default:
+                    throw new RejectionException(StatusCode.InvalidArgument, "empty TrackRequest (set frame, add_points or remove_points)");
+            }
+        }
+        catch (RejectionException ex)
+        {
+            return new TrackEvent { CommandRejected = new CommandRejected { Code = (int)ex.Code, Message = ex.Message } };
+        }
+    }
+
+    private static void CheckSessionId(string sessionId, TrackingSession session)
+    {
+        if (sessionId.Length > 0 && sessionId != session.Id)
+            throw new RejectionException(StatusCode.InvalidArgument, $"message names session '{sessionId}' but this Track call works on session {session.Id}");
+    }
+}

@@ -1,0 +1,199 @@
+using CausalTap.Imaging;
+using CausalTap.Onnx;
+using CausalTap.Tracking;
+
+namespace CausalTap.Server;
+
+/// <summary>
+/// What a session needs from the tracker: the <see cref="StreamTracker"/> surface, with results copied into a list
+/// the caller owns. It exists so tests can swap in a fast or deliberately slow engine; production uses
+/// <see cref="StreamTrackerEngine"/>. Not thread-safe: the session serialises every call under its engine lock.
+/// </summary>
+internal interface ITrackingEngine : IDisposable
+{
+    /// <summary>Adds a point (source pixels) attached to the next tracked frame; returns its id (1, 2, ...).</summary>
+    int AddPoint(float x, float y);
+
+    /// <summary>Removes a point; false when the id is not live.</summary>
+    bool RemovePoint(int id);
+
+    /// <summary>Live points (queued + tracked).</summary>
+    int PointCount { get; }
+
+    /// <summary>Frames tracked so far = index of the next frame.</summary>
+    long FrameCount { get; }
+
+    /// <summary>Tracks one frame; fills <paramref name="points"/> (cleared first) in ascending id order.</summary>
+    void Track(RgbImage frame, List<PointEstimate> points);
+}
+
+/// <summary>Creates the engine of a new session; resolves names and defaults and says what it actually used.</summary>
+internal interface ITrackingEngineFactory : IDisposable
+{
+    /// <summary>
+    /// Creates an engine for <paramref name="model"/> (empty = default) on <paramref name="provider"/> (empty = default)
+    /// with <paramref name="method"/> (null = the model's best). Throws <see cref="Grpc.RpcException"/> with
+    /// NOT_FOUND for an unknown model and INVALID_ARGUMENT for a method the model cannot run.
+    /// </summary>
+    EngineLease Create(string model, string provider, TrackingMethod? method);
+}
+
+/// <summary>A new engine plus the model, provider and method it really runs.</summary>
+internal sealed record EngineLease(ITrackingEngine Engine, string Model, string Provider, TrackingMethod Method, int InputWidth, int InputHeight);
+
+/// <summary>The production engine: one <see cref="StreamTracker"/> over a shared <see cref="TrackerModel"/>.</summary>
+internal sealed class StreamTrackerEngine(StreamTracker tracker) : ITrackingEngine
+{
+    public int AddPoint(float x, float y) => tracker.AddPoint(x, y);
+
+    public bool RemovePoint(int id) => tracker.RemovePoint(id);
+
+    public int PointCount => tracker.PointIds.Count;
+
+    public long FrameCount => tracker.FrameCount;
+
+    public void Track(RgbImage frame, List<PointEstimate> points)
+    {
+        TrackFrameResult result = tracker.Track(frame);
+        points.Clear();
+        foreach (PointEstimate p in result.Points) points.Add(p);
+    }
+
+    public void Dispose() => tracker.Dispose();
+}
+
+/// <summary>
+/// Loads each (model, provider) pair once and shares the <see cref="TrackerModel"/> (its ONNX Runtime sessions are
+/// safe to run from several threads) between sessions; each session gets its own <see cref="StreamTracker"/>.
+/// Models stay loaded until the server stops.
+/// </summary>
+internal sealed class ModelCache : ITrackingEngineFactory
+{
+    /// <summary>Loaded models by (model directory name, requested provider); guarded by itself.</summary>
+    private readonly Dictionary<(string Model, string Provider), Lazy<TrackerModel>> _models = new();
+    private readonly TrackerServerOptions _options;
+    private readonly Action<string> _warn;
+
+    public ModelCache(TrackerServerOptions options, Action<string> warn)
+    {
+        _options = options;
+        _warn = warn;
+        DefaultModelName = ResolveDefaultName();
+    }
+
+    /// <summary>The default model's directory name, or null when the models folder has no unambiguous default.</summary>
+    public string? DefaultModelName { get; }
+
+    /// <summary>The model directories found in the models folder (unreadable ones skipped).</summary>
+    public IReadOnlyList<ModelDirectory> ListModels() =>
+        Directory.Exists(_options.ModelsDirectory) ? ModelDirectory.List(_options.ModelsDirectory) : [];
+
+    /// <summary>Loads (once) and returns the model for (name, provider); empty strings mean the defaults.</summary>
+    public TrackerModel Get(string model, string provider, out string modelName, out string providerName)
+    {
+        modelName = string.IsNullOrEmpty(model) ? DefaultModelName
+            ?? throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition,
+                $"no default model: the models folder '{_options.ModelsDirectory}' has no model marked default; name one in the request")
+            : model;
+        providerName = string.IsNullOrEmpty(provider) ? _options.Provider : provider.Trim().ToLowerInvariant();
+        if (modelName.Contains('/') || modelName.Contains('\\') || modelName is "." or "..")
+            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument, $"model '{modelName}' must be a model name, not a path");
+        string directory = Path.Combine(_options.ModelsDirectory, modelName);
+        if (!File.Exists(Path.Combine(directory, "model.json")))
+        {
+            string names = string.Join(", ", ListModels().Select(m => m.Name));
+            throw new Grpc.RpcException(Grpc.StatusCode.NotFound, $"model '{modelName}' not found in the server's models folder (available: {names})");
+        }
+        Lazy<TrackerModel> lazy;
+        string name = modelName, prov = providerName;
+        lock (_models)
+        {
+            if (!_models.TryGetValue((name, prov), out lazy!))
+            {
+                lazy = new Lazy<TrackerModel>(() => Load(directory, prov), LazyThreadSafetyMode.ExecutionAndPublication);
+                _models[(name, prov)] = lazy;
+            }
+        }
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            lock (_models) _models.Remove((name, prov)); // let a later request retry (e.g. after fixing the files)
+            throw;
+        }
+    }
+
+    public EngineLease Create(string model, string provider, TrackingMethod? method)
+    {
+        TrackerModel loaded = Get(model, provider, out string modelName, out _);
+        TrackingMethod chosen = method ?? (loaded.HasTapir && loaded.HasGmrw ? TrackingMethod.Fused : loaded.HasTapir ? TrackingMethod.Tapir : TrackingMethod.Gmrw);
+        bool supported = chosen switch
+        {
+            TrackingMethod.Fused => loaded.HasTapir && loaded.HasGmrw,
+            TrackingMethod.Tapir => loaded.HasTapir,
+            _ => loaded.HasGmrw,
+        };
+        if (!supported)
+        {
+            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument,
+                $"model '{modelName}' cannot run method {chosen}: it has {(loaded.HasTapir ? "TAPIR" : "")}{(loaded.HasTapir && loaded.HasGmrw ? " and " : "")}{(loaded.HasGmrw ? "GMRW" : "")} graphs only");
+        }
+        var engine = new StreamTrackerEngine(new StreamTracker(loaded, chosen));
+        // Report the provider really used (a requested GPU provider may have fallen back to CPU).
+        string used = ShortProviderName(loaded.Providers.Providers.FirstOrDefault() ?? ExecutionProviders.CpuOrtName);
+        return new EngineLease(engine, modelName, used, chosen, loaded.InputWidth, loaded.InputHeight);
+    }
+
+    /// <summary>"CPUExecutionProvider" -> "cpu" and so on; unknown names pass through.</summary>
+    public static string ShortProviderName(string ortName) =>
+        ExecutionProviders.KnownNames.FirstOrDefault(n => ExecutionProviders.ToOrtName(n) == ortName) ?? ortName;
+
+    private TrackerModel Load(string directory, string provider)
+    {
+        try
+        {
+            TrackerModel model = TrackerModel.Load(ModelDirectory.Open(directory), new TrackerOptions(provider, _options.Threads));
+            foreach (string warning in model.ProviderWarnings) _warn(warning);
+            return model;
+        }
+        catch (ModelLoadException ex)
+        {
+            throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition, $"model in '{directory}' cannot be loaded: {ex.Message}");
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            throw new Grpc.RpcException(Grpc.StatusCode.Unavailable, $"provider '{provider}' cannot run model '{directory}': {ex.Message}");
+        }
+    }
+
+    /// <summary>The configured default, else the model marked "default": true, else causaltap-default, else the only one.</summary>
+    private string? ResolveDefaultName()
+    {
+        if (!string.IsNullOrEmpty(_options.DefaultModel)) return _options.DefaultModel;
+        IReadOnlyList<ModelDirectory> models = ListModels();
+        ModelDirectory? marked = models.FirstOrDefault(m =>
+            m.Card.Root.ValueKind == System.Text.Json.JsonValueKind.Object
+            && m.Card.Root.TryGetProperty("default", out System.Text.Json.JsonElement d)
+            && d.ValueKind == System.Text.Json.JsonValueKind.True);
+        if (marked is not null) return DirectoryName(marked);
+        if (models.Any(m => DirectoryName(m) == "causaltap-default")) return "causaltap-default";
+        return models.Count == 1 ? DirectoryName(models[0]) : null;
+    }
+
+    /// <summary>A model's folder name (what requests name), not the card's "name".</summary>
+    public static string DirectoryName(ModelDirectory model) => Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Path));
+
+    public void Dispose()
+    {
+        lock (_models)
+        {
+            foreach (Lazy<TrackerModel> lazy in _models.Values)
+            {
+                if (lazy.IsValueCreated) lazy.Value.Dispose();
+            }
+            _models.Clear();
+        }
+    }
+}

@@ -1,0 +1,625 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using CausalTap.Imaging;
+using CausalTap.Protocol.V1;
+using CausalTap.Tracking;
+using Microsoft.Extensions.Logging;
+using TrackingMethod = CausalTap.Tracking.TrackingMethod;
+
+namespace CausalTap.Server;
+
+/// <summary>How a session was asked to run (resolved: no "unspecified" values).</summary>
+internal sealed record SessionSettings(
+    string Id, string CameraId, int FrameWidth, int FrameHeight, IngestPolicy Policy, int IngestQueueFrames,
+    int MaxPoints, int MaxFrameWidth, int MaxFrameHeight);
+
+/// <summary>Per-call ingest counters (StreamFrames' IngestSummary); drops are counted from the engine side.</summary>
+internal sealed class IngestCall
+{
+    public long Received;
+    public long Queued;
+    public long Dropped;
+    public long Rejected;
+    public FrameRejected? LastRejection;
+
+    public IngestSummary ToSummary() => new()
+    {
+        FramesReceived = (ulong)Interlocked.Read(ref Received),
+        FramesQueued = (ulong)Interlocked.Read(ref Queued),
+        FramesDropped = (ulong)Interlocked.Read(ref Dropped),
+        FramesRejected = (ulong)Interlocked.Read(ref Rejected),
+        LastRejection = LastRejection,
+    };
+}
+
+/// <summary>
+/// One camera stream: its ingest queue, its engine loop (one task), its tracker, its subscribers and its recording.
+/// <para>Threading: any number of calls ingest, add/remove points and subscribe concurrently.
+/// <list type="bullet">
+/// <item><c>_ingestGate</c> (async, one holder) orders ingest: size and capture-time checks and the enqueue happen
+/// under it, so frames enter the queue in the order they passed the checks. With policy BLOCK the holder waits for
+/// queue space while holding it, which back-pressures every camera call of the session.</item>
+/// <item><c>_engineLock</c> serialises the tracker and the recorder: the loop holds it for one Track, point commands
+/// for one Add/Remove, so a command waits at most one frame.</item>
+/// <item>Publishing to subscribers never waits (each has its own latest-wins queue).</item>
+/// </list></para>
+/// </summary>
+internal sealed class TrackingSession
+{
+    /// <summary>Frames waiting for the engine (or flush markers); single reader: the engine loop.</summary>
+    private readonly Channel<IngestItem> _ingest;
+    /// <summary>Orders ingest checks and enqueues (see the class comment).</summary>
+    private readonly SemaphoreSlim _ingestGate = new(1, 1);
+    /// <summary>Guards <see cref="_engine"/>, <see cref="_recorder"/> and <see cref="_engineDisposed"/>.</summary>
+    private readonly object _engineLock = new();
+    private readonly ITrackingEngine _engine;
+    private ISessionRecorder? _recorder;
+    private bool _engineDisposed;
+    /// <summary>Current subscribers; replaced (copy on write) under <see cref="_subscriberLock"/>, read lock-free.</summary>
+    private Subscriber[] _subscribers = [];
+    private readonly object _subscriberLock = new();
+    /// <summary>Set (under the subscriber lock) once the session ended its subscriptions; late subscribers end at once.</summary>
+    private bool _subscribersClosed;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    /// <summary>Set by a hard stop: queued frames are skipped (counted as dropped) instead of tracked.</summary>
+    private readonly CancellationTokenSource _abort = new();
+    private readonly Task _loop;
+    private readonly object _stateLock = new();
+    private Task? _closeTask;
+    private volatile bool _closing;
+    private string _closeReason = "";
+    private long _closedNs;
+
+    /// <summary>Frame size; 0 until known (OpenSession or the first frame). Written under the ingest gate.</summary>
+    private int _frameWidth, _frameHeight;
+    /// <summary>Capture time (ns) of the last accepted frame; written under the ingest gate.</summary>
+    private long _lastCaptureNs = long.MinValue;
+    private int _pointCount;
+    private long _received, _processed, _dropped, _rejected;
+    private readonly SessionStatsWindow _processingMs = new(), _latencyMs = new();
+    private int _activeCalls;
+    private long _lastActivityTimestamp;
+    /// <summary>Rejection log rate limit: next timestamp at which a line may be written, and lines suppressed since.</summary>
+    private long _nextRejectionLog;
+    private int _suppressedRejections;
+
+    public TrackingSession(SessionSettings settings, EngineLease engine, ISessionRecorder? recorder, TimeProvider time, ILogger logger)
+    {
+        Settings = settings;
+        Model = engine.Model;
+        Provider = engine.Provider;
+        Method = engine.Method;
+        _engine = engine.Engine;
+        _recorder = recorder;
+        _time = time;
+        _logger = logger;
+        _frameWidth = settings.FrameWidth;
+        _frameHeight = settings.FrameHeight;
+        EpisodePath = recorder?.Path ?? "";
+        OpenedNs = NowNs();
+        _lastActivityTimestamp = time.GetTimestamp();
+        var options = new BoundedChannelOptions(settings.IngestQueueFrames)
+        {
+            FullMode = settings.Policy == IngestPolicy.Block ? BoundedChannelFullMode.Wait : BoundedChannelFullMode.DropOldest,
+            SingleReader = true,
+        };
+        _ingest = Channel.CreateBounded<IngestItem>(options, OnFrameDropped);
+        _loop = Task.Run(RunEngineLoopAsync);
+    }
+
+    public SessionSettings Settings { get; }
+    public string Id => Settings.Id;
+    public string Model { get; }
+    public string Provider { get; }
+    public TrackingMethod Method { get; }
+    public string EpisodePath { get; }
+    public long OpenedNs { get; }
+    public bool IsClosed => _closing;
+
+    /// <summary>Completes when the session is fully closed (queue drained, subscribers ended, recording complete).</summary>
+    public Task Closed => _closeTask ?? Task.CompletedTask;
+
+    // ------------------------------------------------------------------ calls and idleness
+
+    /// <summary>Marks a call (Subscribe, StreamFrames, Track) as using the session until disposed; a session with calls never idles out.</summary>
+    public IDisposable BeginCall()
+    {
+        Interlocked.Increment(ref _activeCalls);
+        Touch();
+        return new CallScope(this);
+    }
+
+    private sealed class CallScope(TrackingSession session) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) != 0) return;
+            Interlocked.Decrement(ref session._activeCalls);
+            session.Touch();
+        }
+    }
+
+    private void Touch() => Interlocked.Exchange(ref _lastActivityTimestamp, _time.GetTimestamp());
+
+    /// <summary>True when no call uses the session and nothing happened for <paramref name="timeout"/>.</summary>
+    public bool IsIdle(TimeSpan timeout) =>
+        Volatile.Read(ref _activeCalls) == 0 && _time.GetElapsedTime(Interlocked.Read(ref _lastActivityTimestamp)) >= timeout;
+
+    // ------------------------------------------------------------------ ingest
+
+    /// <summary>
+    /// Checks a frame and queues it. Returns false when the policy dropped it at once (never with the current
+    /// policies). Throws <see cref="RejectionException"/> for a bad frame (counted as rejected) and ABORTED when
+    /// the session is closing.
+    /// </summary>
+    public async ValueTask<bool> SubmitAsync(Frame frame, IngestCall? call, CancellationToken cancellationToken)
+    {
+        long receiveNs = NowNs();
+        Interlocked.Increment(ref _received);
+        if (call is not null) Interlocked.Increment(ref call.Received);
+        Touch();
+        try
+        {
+            FrameShape shape = FrameInspector.Inspect(frame, Settings.MaxFrameWidth, Settings.MaxFrameHeight);
+            await _ingestGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ThrowIfClosing();
+                if (_frameWidth != 0 && (shape.Width != _frameWidth || shape.Height != _frameHeight))
+                {
+                    throw new RejectionException(Grpc.StatusCode.InvalidArgument,
+                        $"frame is {shape.Width}x{shape.Height} but session {Id} takes {_frameWidth}x{_frameHeight} frames");
+                }
+                long captureNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : receiveNs;
+                if (captureNs < _lastCaptureNs)
+                {
+                    throw new RejectionException(Grpc.StatusCode.OutOfRange,
+                        $"frame captured at {captureNs} ns is older than the previous frame ({_lastCaptureNs} ns): frames must arrive in capture order");
+                }
+                var item = new IngestItem(frame, shape, receiveNs, call, null);
+                bool queued;
+                if (Settings.Policy == IngestPolicy.Block)
+                {
+                    await _ingest.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+                    queued = true;
+                }
+                else
+                {
+                    queued = _ingest.Writer.TryWrite(item);
+                    if (!queued) ThrowClosed();
+                }
+                // Only an accepted frame fixes the size and the capture-time floor.
+                if (_frameWidth == 0)
+                {
+                    Volatile.Write(ref _frameHeight, shape.Height);
+                    Volatile.Write(ref _frameWidth, shape.Width);
+                }
+                _lastCaptureNs = captureNs;
+                if (call is not null) Interlocked.Increment(ref call.Queued);
+                return queued;
+            }
+            catch (ChannelClosedException)
+            {
+                throw ClosedException();
+            }
+            finally
+            {
+                _ingestGate.Release();
+            }
+        }
+        catch (RejectionException ex)
+        {
+            CountRejection(frame, ex.Code, ex.Message, call);
+            throw;
+        }
+    }
+
+    /// <summary>Waits until every frame queued before this call has been tracked, dropped or rejected.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var marker = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await _ingestGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_closing) return;
+            var item = new IngestItem(null, default, 0, null, marker);
+            if (Settings.Policy == IngestPolicy.Block) await _ingest.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            else if (!_ingest.Writer.TryWrite(item)) return;
+        }
+        catch (ChannelClosedException)
+        {
+            return;
+        }
+        finally
+        {
+            _ingestGate.Release();
+        }
+        await marker.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The channel's drop callback (policy DROP_OLDEST): count the frame, or release a flush marker.</summary>
+    private void OnFrameDropped(IngestItem item)
+    {
+        if (item.Marker is { } marker)
+        {
+            marker.TrySetResult();
+            return;
+        }
+        Interlocked.Increment(ref _dropped);
+        if (item.Call is { } call) Interlocked.Increment(ref call.Dropped);
+    }
+
+    private void CountRejection(Frame? frame, Grpc.StatusCode code, string message, IngestCall? call)
+    {
+        Interlocked.Increment(ref _rejected);
+        var rejection = new FrameRejected
+        {
+            Sequence = frame?.Sequence ?? 0,
+            CaptureTimeNs = frame?.CaptureTimeNs ?? 0,
+            Code = (int)code,
+            Message = message,
+        };
+        if (call is not null)
+        {
+            Interlocked.Increment(ref call.Rejected);
+            call.LastRejection = rejection;
+        }
+        LogRejection(rejection, code);
+    }
+
+    /// <summary>One log line per rejected frame, at most one per second per session (the rest are counted into the next line).</summary>
+    private void LogRejection(FrameRejected rejection, Grpc.StatusCode code)
+    {
+        long now = _time.GetTimestamp();
+        long next = Interlocked.Read(ref _nextRejectionLog);
+        if (now < next || Interlocked.CompareExchange(ref _nextRejectionLog, now + _time.TimestampFrequency, next) != next)
+        {
+            Interlocked.Increment(ref _suppressedRejections);
+            return;
+        }
+        int suppressed = Interlocked.Exchange(ref _suppressedRejections, 0);
+        ServerLog.FrameRejected(_logger, Id, rejection.Sequence, code, rejection.Message, suppressed);
+    }
+
+    // ------------------------------------------------------------------ engine loop
+
+    /// <summary>The session's one engine task: decode, record, track, publish, frame after frame, until the queue completes.</summary>
+    private async Task RunEngineLoopAsync()
+    {
+        using var decoder = new FrameDecoder();
+        using var image = new RgbImage();
+        var points = new List<PointEstimate>();
+        await foreach (IngestItem item in _ingest.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            if (item.Marker is { } marker)
+            {
+                marker.TrySetResult();
+                continue;
+            }
+            Frame frame = item.Frame!;
+            if (_abort.IsCancellationRequested)
+            {
+                OnFrameDropped(item);
+                continue;
+            }
+            try
+            {
+                ProcessFrame(item, frame, decoder, image, points);
+            }
+            catch (RejectionException ex)
+            {
+                CountRejection(frame, ex.Code, ex.Message, null);
+                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)ex.Code, Message = ex.Message }));
+            }
+            catch (Exception ex)
+            {
+                // The engine failed on a frame it accepted (e.g. an ONNX Runtime error): skip the frame, keep the session.
+                ServerLog.EngineFailed(_logger, Id, frame.Sequence, ex);
+                string message = $"the tracker failed on this frame: {ex.Message}";
+                CountRejection(frame, Grpc.StatusCode.Internal, message, null);
+                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)Grpc.StatusCode.Internal, Message = message }));
+            }
+            Touch();
+        }
+    }
+
+    private void ProcessFrame(IngestItem item, Frame frame, FrameDecoder decoder, RgbImage image, List<PointEstimate> points)
+    {
+        long start = Stopwatch.GetTimestamp();
+        Decode(frame, item.Shape, decoder, image);
+        if (image.Width != item.Shape.Width || image.Height != item.Shape.Height)
+        {
+            throw new RejectionException(Grpc.StatusCode.InvalidArgument,
+                $"corrupt image: header says {item.Shape.Width}x{item.Shape.Height} but it decodes to {image.Width}x{image.Height}");
+        }
+        TrackUpdate update;
+        lock (_engineLock)
+        {
+            if (_engineDisposed) return;
+            long frameIndex = _engine.FrameCount;
+            Record(r => r.WriteFrame(frameIndex, frame, item.ReceiveNs));
+            _engine.Track(image, points);
+            double processingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            update = new TrackUpdate
+            {
+                SessionId = Id,
+                FrameIndex = frameIndex,
+                Sequence = frame.Sequence,
+                CaptureTimeNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : item.ReceiveNs,
+                ReceiveTimeNs = item.ReceiveNs,
+                FrameWidth = (uint)image.Width,
+                FrameHeight = (uint)image.Height,
+                FramesDropped = (ulong)Interlocked.Read(ref _dropped),
+                FramesRejected = (ulong)Interlocked.Read(ref _rejected),
+                ProcessingMs = processingMs,
+            };
+            foreach (PointEstimate p in points)
+            {
+                update.Points.Add(new PointState
+                {
+                    Id = (uint)p.Id,
+                    X = p.X,
+                    Y = p.Y,
+                    Visible = p.Visible,
+                    OcclusionProbability = p.OcclusionProbability,
+                    Uncertainty = p.Uncertainty,
+                });
+            }
+            update.PublishTimeNs = NowNs();
+            Record(r => r.WriteUpdate(update));
+            _processingMs.Add(processingMs);
+            _latencyMs.Add((update.PublishTimeNs - item.ReceiveNs) / 1e6);
+            Interlocked.Increment(ref _processed);
+        }
+        Publish(new SessionEvent(update, null));
+    }
+
+    /// <summary>Decodes with the full decoders; a failure is this frame's rejection (INVALID_ARGUMENT).</summary>
+    private static void Decode(Frame frame, FrameShape shape, FrameDecoder decoder, RgbImage image)
+    {
+        try
+        {
+            if (frame.ImageCase == Frame.ImageOneofCase.Encoded)
+            {
+                decoder.Decode(frame.Encoded.Data.Span, shape.Format, image);
+            }
+            else
+            {
+                decoder.Decode(frame.Raw.Data.Span, shape.Format, image, shape.Width, shape.Height, shape.Stride);
+            }
+        }
+        catch (ImageDecodeException ex)
+        {
+            throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"corrupt image ({shape.Format}): {ex.Message}");
+        }
+        catch (ImagingDependencyException ex)
+        {
+            throw new RejectionException(Grpc.StatusCode.Unavailable, ex.Message);
+        }
+    }
+
+    /// <summary>Offers an event to every subscriber; never waits.</summary>
+    private void Publish(SessionEvent item)
+    {
+        foreach (Subscriber subscriber in Volatile.Read(ref _subscribers)) subscriber.Offer(item);
+    }
+
+    /// <summary>Runs a recorder write; on an I/O failure logs once and stops recording (tracking goes on). Caller holds the engine lock.</summary>
+    private void Record(Action<ISessionRecorder> write)
+    {
+        if (_recorder is not { } recorder) return;
+        try
+        {
+            write(recorder);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            ServerLog.RecordingFailed(_logger, Id, recorder.Path, ex);
+            _recorder = null;
+            try { recorder.Dispose(); } catch (Exception) { /* already failing; the log line says why */ }
+        }
+    }
+
+    // ------------------------------------------------------------------ points
+
+    /// <summary>Validates and adds points; they attach to the next frame the engine processes.</summary>
+    public AddPointsResponse AddPoints(AddPointsRequest request)
+    {
+        if (request.Points.Count == 0) throw new RejectionException(Grpc.StatusCode.InvalidArgument, "AddPoints has no points");
+        int width = Volatile.Read(ref _frameWidth), height = Volatile.Read(ref _frameHeight);
+        for (int i = 0; i < request.Points.Count; i++)
+        {
+            PointQuery p = request.Points[i];
+            string where = $"point {i} ({p.X.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {p.Y.ToString(System.Globalization.CultureInfo.InvariantCulture)})";
+            if (!float.IsFinite(p.X) || !float.IsFinite(p.Y))
+                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is not a finite position (NaN or infinite)");
+            if (p.X < 0 || p.Y < 0)
+                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is outside the image: coordinates start at 0 (top-left corner)");
+            if (width > 0 && (p.X > width || p.Y > height))
+                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is outside the {width}x{height} frame (x in [0, {width}], y in [0, {height}])");
+        }
+        lock (_engineLock)
+        {
+            if (_engineDisposed) throw ClosedException();
+            if (_pointCount + request.Points.Count > Settings.MaxPoints)
+            {
+                throw new RejectionException(Grpc.StatusCode.ResourceExhausted,
+                    $"session {Id} has {_pointCount} points; adding {request.Points.Count} would exceed the limit of {Settings.MaxPoints}");
+            }
+            var response = new AddPointsResponse { QueryFrameIndex = _engine.FrameCount };
+            try
+            {
+                foreach (PointQuery p in request.Points) response.PointIds.Add((uint)_engine.AddPoint(p.X, p.Y));
+            }
+            catch (ArgumentException ex)
+            {
+                // The engine's own check (e.g. a frame size learnt after ours); ids already added stay, as in the engine.
+                _pointCount = _engine.PointCount;
+                throw new RejectionException(Grpc.StatusCode.InvalidArgument, ex.Message);
+            }
+            _pointCount = _engine.PointCount;
+            Record(r => r.WritePointsAdded(response.QueryFrameIndex, request, response, NowNs()));
+            return response;
+        }
+    }
+
+    /// <summary>Removes points at once (before the next frame); unknown ids are listed, not an error.</summary>
+    public RemovePointsResponse RemovePoints(RemovePointsRequest request)
+    {
+        lock (_engineLock)
+        {
+            if (_engineDisposed) throw ClosedException();
+            var response = new RemovePointsResponse();
+            foreach (uint id in request.PointIds)
+            {
+                if (id <= int.MaxValue && _engine.RemovePoint((int)id)) response.Removed.Add(id);
+                else response.Unknown.Add(id);
+            }
+            _pointCount = _engine.PointCount;
+            long frameIndex = _engine.FrameCount;
+            Record(r => r.WritePointsRemoved(frameIndex, request, response, NowNs()));
+            return response;
+        }
+    }
+
+    // ------------------------------------------------------------------ subscribers
+
+    /// <summary>Adds a subscriber; on a closed session it is completed at once (its stream ends OK).</summary>
+    public Subscriber Subscribe(int capacity, bool wantsRejections)
+    {
+        var subscriber = new Subscriber(capacity, wantsRejections);
+        lock (_subscriberLock)
+        {
+            if (_subscribersClosed) subscriber.Complete();
+            else _subscribers = [.. _subscribers, subscriber];
+        }
+        return subscriber;
+    }
+
+    public void Unsubscribe(Subscriber subscriber)
+    {
+        lock (_subscriberLock) _subscribers = _subscribers.Where(s => s != subscriber).ToArray();
+        subscriber.Complete();
+    }
+
+    // ------------------------------------------------------------------ close
+
+    /// <summary>
+    /// Closes the session once (later calls return the same task): stops ingest, lets the engine finish the queued
+    /// frames (or skips them when <paramref name="drain"/> is false), ends every subscription with OK, completes
+    /// the recording and releases the tracker.
+    /// </summary>
+    public Task CloseAsync(string reason, bool drain = true)
+    {
+        lock (_stateLock)
+        {
+            if (_closeTask is not null)
+            {
+                if (!drain) _abort.Cancel();
+                return _closeTask;
+            }
+            _closeReason = reason;
+            _closing = true;
+            if (!drain) _abort.Cancel();
+            _ingest.Writer.TryComplete();
+            _closeTask = FinishCloseAsync();
+            return _closeTask;
+        }
+    }
+
+    /// <summary>Cuts a running drain short: the frames still queued are dropped.</summary>
+    public void AbortDrain() => _abort.Cancel();
+
+    private async Task FinishCloseAsync()
+    {
+        await _loop.ConfigureAwait(false);
+        Subscriber[] subscribers;
+        lock (_subscriberLock)
+        {
+            subscribers = _subscribers;
+            _subscribers = [];
+            _subscribersClosed = true;
+        }
+        foreach (Subscriber s in subscribers) s.Complete();
+        lock (_engineLock)
+        {
+            _engineDisposed = true;
+            try
+            {
+                _recorder?.Dispose();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                ServerLog.RecordingFailed(_logger, Id, _recorder!.Path, ex);
+            }
+            _recorder = null;
+            _engine.Dispose();
+        }
+        Interlocked.Exchange(ref _closedNs, NowNs());
+        ServerLog.SessionClosed(_logger, Id, _closeReason, Interlocked.Read(ref _processed), Interlocked.Read(ref _dropped), Interlocked.Read(ref _rejected));
+    }
+
+    private void ThrowIfClosing()
+    {
+        if (_closing) ThrowClosed();
+    }
+
+    private void ThrowClosed() => throw ClosedException();
+
+    private Grpc.RpcException ClosedException() =>
+        new(Grpc.StatusCode.Aborted, $"session {Id} is closed ({(_closeReason.Length == 0 ? "closing" : _closeReason)})");
+
+    // ------------------------------------------------------------------ info
+
+    public SessionInfo ToInfo()
+    {
+        (double p50, double p99) = _processingMs.Percentiles();
+        (double l50, double l99) = _latencyMs.Percentiles();
+        long closedNs = Interlocked.Read(ref _closedNs);
+        return new SessionInfo
+        {
+            SessionId = Id,
+            CameraId = Settings.CameraId,
+            Model = Model,
+            Provider = Provider,
+            Method = ToWire(Method),
+            FrameWidth = (uint)Volatile.Read(ref _frameWidth),
+            FrameHeight = (uint)Volatile.Read(ref _frameHeight),
+            IngestPolicy = Settings.Policy,
+            IngestQueueFrames = (uint)Settings.IngestQueueFrames,
+            State = closedNs != 0 ? SessionState.Closed : SessionState.Open,
+            OpenedTimeNs = OpenedNs,
+            ClosedTimeNs = closedNs,
+            EpisodePath = EpisodePath,
+            CloseReason = _closeReason,
+            Stats = new SessionStats
+            {
+                FramesReceived = (ulong)Interlocked.Read(ref _received),
+                FramesProcessed = (ulong)Interlocked.Read(ref _processed),
+                FramesDropped = (ulong)Interlocked.Read(ref _dropped),
+                FramesRejected = (ulong)Interlocked.Read(ref _rejected),
+                Points = (uint)Volatile.Read(ref _pointCount),
+                Subscribers = (uint)Volatile.Read(ref _subscribers).Length,
+                ProcessingMsP50 = p50,
+                ProcessingMsP99 = p99,
+                LatencyMsP50 = l50,
+                LatencyMsP99 = l99,
+            },
+        };
+    }
+
+    public static Protocol.V1.TrackingMethod ToWire(TrackingMethod method) => method switch
+    {
+        TrackingMethod.Fused => Protocol.V1.TrackingMethod.Fused,
+        TrackingMethod.Tapir => Protocol.V1.TrackingMethod.Tapir,
+        _ => Protocol.V1.TrackingMethod.Gmrw,
+    };
+
+    private long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>A queued frame (with what ingest learnt about it), or a flush marker.</summary>
+    private sealed record IngestItem(Frame? Frame, FrameShape Shape, long ReceiveNs, IngestCall? Call, TaskCompletionSource? Marker);
+}
