@@ -21,7 +21,7 @@ internal static class ServeCommand
         ("--models-dir", "models_dir", "Folder of model directories (default: models/ of the install, or $CAUSALTAP_MODELS)."),
         ("--model", "default_model", "Default model name for sessions that name none."),
         ("--provider", "provider", "Default execution provider: cpu, webgpu, cuda, tensorrt (default cpu)."),
-        ("--threads", "threads", "Intra-op threads per ONNX Runtime session (0 = ORT default)."),
+        ("--threads", "threads", "Intra-op threads per ONNX Runtime session (default 1: streams run in parallel; 0 = ORT default, one per core)."),
         ("--episodes-dir", "episodes_dir", "Where recordings go and Replay/ListEpisodes look (default ./episodes)."),
         ("--max-sessions", "max_sessions", "Open sessions at most (default 16)."),
         ("--max-points", "max_points_per_session", "Query points per session at most (default 256)."),

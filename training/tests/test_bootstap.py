@@ -347,3 +347,13 @@ def test_cli_smoke_two_steps_then_bundle_and_onnx_runtime(tmp_path, data_root, o
         "query_hires": q.hires.numpy(), "state": np.zeros((2, model.config.state_floats_per_point), np.float32)})
     np.testing.assert_allclose(got["position"], want.position.numpy(), atol=1e-3)
     np.testing.assert_allclose(got["occlusion_logit"], want.occlusion_logit.numpy(), atol=1e-3)
+
+    # --weights teacher exports the EMA teacher: its encoder output differs from the student's and matches torch.
+    out_t = tmp_path / "model_teacher"
+    assert bundle.main(["--run", str(run), "--out", str(out_t), "--name", "boot-t", "--weights", "teacher"]) == 0
+    with torch.no_grad():
+        want_t = teacher.eval().encode(frame)
+    enc_t = ort.onnx_run(out_t / "encoder.onnx", {"frame": frame.numpy()})
+    np.testing.assert_allclose(enc_t["lowres"], want_t.lowres.numpy(), atol=1e-4)
+    assert not np.allclose(enc_t["lowres"], enc["lowres"], atol=1e-6)
+    assert "teacher" in json.loads((out_t / "model.json").read_text())["provenance"]["weights"]

@@ -122,6 +122,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, help="TAPIR training run folder (config.json, last.pt, logs)")
     ap.add_argument("--checkpoint", type=Path, help="default: RUN/last.pt")
+    ap.add_argument("--weights", choices=("student", "teacher"), default="student",
+                    help="for a bootstap run: export the student or its EMA teacher")
     ap.add_argument("--gmrw-run", type=Path, help="GMRW run folder (train.gmrw_train): adds gmrw_encoder/gmrw_match")
     ap.add_argument("--gmrw-checkpoint", type=Path, help="default: GMRW_RUN/last.pt")
     ap.add_argument("--gmrw-sampling", default="feature", choices=("feature", "flow"),
@@ -146,8 +148,15 @@ def main(argv=None) -> int:
     if args.run is not None:
         checkpoint = args.checkpoint or args.run / "last.pt"
         step = int(torch.load(checkpoint, map_location="cpu")["step"])
-        model = load_model(checkpoint).eval()
+        if args.weights == "teacher":
+            from ..train.bootstap import load_teacher
+
+            model = load_teacher(checkpoint).eval()
+        else:
+            model = load_model(checkpoint).eval()
         provenance["tapir"] = training_provenance(args.run, checkpoint, step)
+        if args.weights == "teacher":
+            provenance["tapir"]["weights"] = "the EMA teacher of the bootstap checkpoint"
         parts.append(f"TAPIR-family '{model.config.name}' preset for CPU, trained {step} steps on synthetic clips only")
     if args.gmrw_run is not None:
         from ..train.gmrw_train import load_model as load_gmrw
