@@ -153,7 +153,9 @@ def train(args) -> Dict[str, float]:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             step = int(ck["step"])
-            lineage = {"init_from": os.path.relpath(Path(args.init).resolve(), Path.cwd()), "init_from_step": step}
+            # relative to training/ (where the commands run), like bootstap's init_from, whatever the cwd
+            lineage = {"init_from": os.path.relpath(Path(args.init).resolve(), Path(__file__).resolve().parents[2]),
+                       "init_from_step": step}
             print(f"initialised from {args.init} at step {step}", flush=True)
     (out / "config.json").write_text(json.dumps({"args": args_dict(args),
                                                  **lineage,
