@@ -255,6 +255,8 @@ internal static class WallClock
 }
 
 /// <summary>Query point lists: <c>--points "x,y;x,y"</c> and <c>--grid N</c>.</summary>
+/// <summary>Query points for the client commands, as <see cref="PointQuery"/> messages; the parsing and the grid
+/// are <see cref="TrackCommand"/>'s, so every command reads "x,y;x,y" and --grid the same way.</summary>
 internal static class PointList
 {
     public static bool TryParse(string? text, out List<PointQuery> points, out string? error)
@@ -262,33 +264,21 @@ internal static class PointList
         points = [];
         error = null;
         if (string.IsNullOrWhiteSpace(text)) return true;
-        foreach (string pair in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        try
         {
-            string[] xy = pair.Split(',', StringSplitOptions.TrimEntries);
-            if (xy.Length != 2
-                || !float.TryParse(xy[0], NumberStyles.Float, CultureInfo.InvariantCulture, out float x)
-                || !float.TryParse(xy[1], NumberStyles.Float, CultureInfo.InvariantCulture, out float y)
-                || !float.IsFinite(x) || !float.IsFinite(y))
-            {
-                error = $"'{pair}' is not a point \"x,y\" with finite numbers (points are separated by ';').";
-                return false;
-            }
-            points.Add(new PointQuery { X = x, Y = y });
+            points = TrackCommand.ParsePoints(text).Select(p => new PointQuery { X = p.X, Y = p.Y }).ToList();
+            return true;
         }
-        return true;
+        catch (CliException ex)
+        {
+            error = ex.Message;
+            return false;
+        }
     }
 
-    /// <summary>n x n points at the centres of an n x n grid of cells over a width x height frame.</summary>
-    public static IEnumerable<PointQuery> Grid(int n, int width, int height)
-    {
-        for (int row = 0; row < n; row++)
-        {
-            for (int col = 0; col < n; col++)
-            {
-                yield return new PointQuery { X = (col + 0.5f) * width / n, Y = (row + 0.5f) * height / n };
-            }
-        }
-    }
+    /// <summary>n x n points at the centres of an n x n grid of cells over a width x height frame, row by row.</summary>
+    public static IEnumerable<PointQuery> Grid(int n, int width, int height) =>
+        TrackCommand.GridPoints(n, width, height).Select(p => new PointQuery { X = p.X, Y = p.Y });
 }
 
 // ------------------------------------------------------------------------------------------- connection

@@ -2,12 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CausalTap.Grpc.Server;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,24 +14,22 @@ namespace CausalTap.Server;
 /// </summary>
 public sealed class TrackerServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private readonly GrpcServerHost _host;
     private readonly ModelCache _models;
     private readonly HealthService _health;
     private readonly ILogger _logger;
     private Task? _shutdown;
     private readonly object _shutdownLock = new();
 
-    private TrackerServer(WebApplication app, TrackerServerOptions options, ModelCache models, SessionManager sessions, HealthService health,
-        ILogger logger, int port, string address)
+    private TrackerServer(GrpcServerHost host, TrackerServerOptions options, ModelCache models, SessionManager sessions, HealthService health,
+        ILogger logger)
     {
-        _app = app;
+        _host = host;
         Options = options;
         _models = models;
         Sessions = sessions;
         _health = health;
         _logger = logger;
-        Port = port;
-        Address = address;
     }
 
     /// <summary>The CausalTap version this server reports.</summary>
@@ -47,10 +39,10 @@ public sealed class TrackerServer : IAsyncDisposable
     public TrackerServerOptions Options { get; }
 
     /// <summary>The bound port (the ephemeral one when port 0 was asked).</summary>
-    public int Port { get; }
+    public int Port => _host.Port;
 
     /// <summary>The address clients use, e.g. "http://127.0.0.1:50051" (https with TLS).</summary>
-    public string Address { get; }
+    public string Address => _host.Address;
 
     /// <summary>The default model's name, or null when the models folder has none.</summary>
     public string? DefaultModel => _models.DefaultModelName;
@@ -74,7 +66,7 @@ public sealed class TrackerServer : IAsyncDisposable
         options.Validate();
         loggerFactory ??= NullLoggerFactory.Instance;
         ILogger logger = loggerFactory.CreateLogger(ServerLog.Category);
-        (IPAddress? ip, string clientHost, bool loopback) = ResolveHost(options.Host);
+        (_, _, bool loopback) = ResolveHost(options.Host);
         if (!loopback && !options.TlsEnabled && options.AuthToken is null)
         {
             const string message = "binding a non-loopback address without TLS or an auth token exposes the tracker to anyone on the network";
@@ -98,48 +90,25 @@ public sealed class TrackerServer : IAsyncDisposable
         new TrackerService(sessions, models, options, logger).Register(registry);
         health.Register(registry);
 
-        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
-        builder.Services.AddRoutingCore();
-        builder.WebHost.UseKestrelCore();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            // gRPC enforces max_message_bytes per message; Kestrel's whole-body cap must not cut in first.
-            kestrel.Limits.MaxRequestBodySize = Math.Max(30_000_000L, options.MaxMessageBytes + 5L);
-            Action<ListenOptions> listen = l =>
-            {
-                // Cleartext needs prior-knowledge HTTP/2 (h2c); with TLS, ALPN negotiates "h2".
-                l.Protocols = HttpProtocols.Http2;
-                if (certificate is not null) l.UseHttps(certificate);
-            };
-            if (ip is null) kestrel.ListenAnyIP(options.Port, listen);
-            else kestrel.Listen(ip, options.Port, listen);
-        });
-        WebApplication app = builder.Build();
-        app.UseRouting();
-        app.MapGrpcServices(registry, new GrpcServerOptions
-        {
-            MaxReceiveMessageSize = options.MaxMessageBytes,
-            MaxSendMessageSize = options.MaxMessageBytes,
-        });
+        GrpcServerHost host;
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            host = await GrpcServerHost.StartAsync(registry,
+                new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageBytes, MaxSendMessageSize = options.MaxMessageBytes },
+                options.Host, options.Port, loggerFactory,
+                // gRPC enforces max_message_bytes per message; Kestrel's whole-body cap must not cut in first.
+                kestrel => kestrel.Limits.MaxRequestBodySize = Math.Max(30_000_000L, options.MaxMessageBytes + 5L),
+                certificate).ConfigureAwait(false);
         }
         catch
         {
             await sessions.DisposeAsync().ConfigureAwait(false);
             models.Dispose();
-            await app.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        int port = options.Port;
-        ICollection<string>? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
-        if (addresses is { Count: > 0 }) port = new Uri(addresses.First()).Port;
-        string address = $"{(certificate is null ? "http" : "https")}://{clientHost}:{port}";
+        string address = host.Address;
         ServerLog.Listening(logger, address, certificate is not null, options.AuthToken is not null);
-        return new TrackerServer(app, options, models, sessions, health, logger, port, address);
+        return new TrackerServer(host, options, models, sessions, health, logger);
     }
 
     /// <summary>
@@ -161,7 +130,7 @@ public sealed class TrackerServer : IAsyncDisposable
         using var cts = new CancellationTokenSource(Options.ShutdownTimeout);
         try
         {
-            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+            await _host.StopAsync(cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -174,19 +143,22 @@ public sealed class TrackerServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await ShutdownAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _host.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>The IP to bind (null = all interfaces), the host clients should dial, and whether only loopback is bound.</summary>
     internal static (IPAddress? Ip, string ClientHost, bool Loopback) ResolveHost(string host)
     {
         if (string.IsNullOrWhiteSpace(host)) throw new ServerConfigurationException("host must not be empty");
-        if (host is "*" or "+" or "0.0.0.0" or "::" or "[::]") return (null, "127.0.0.1", false);
-        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return (IPAddress.Loopback, "127.0.0.1", true);
-        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip))
+        try
+        {
+            (IPAddress? ip, string clientHost) = GrpcServerHost.ResolveHost(host);
+            return (ip, clientHost, ip is not null && IPAddress.IsLoopback(ip));
+        }
+        catch (ArgumentException)
+        {
             throw new ServerConfigurationException($"host '{host}' must be an IP address, 'localhost' or '*'");
-        string clientHost = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip.ToString();
-        return (ip, clientHost, IPAddress.IsLoopback(ip));
+        }
     }
 
     /// <summary>Loads the PEM certificate (+ key) for Kestrel.</summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,8 +12,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CausalTap.Grpc.Server;
 
 /// <summary>
-/// A Kestrel host serving one <see cref="GrpcServiceRegistry"/> over cleartext HTTP/2 (h2c, prior knowledge).
-/// Used by tests, the benchmark and the server; pass <c>configureKestrel</c> for TLS or extra endpoints.
+/// A Kestrel host serving one <see cref="GrpcServiceRegistry"/> over HTTP/2: cleartext (h2c, prior knowledge), or
+/// TLS when a certificate is given. Used by tests, the benchmarks and the tracking server.
 /// </summary>
 public sealed class GrpcServerHost : IAsyncDisposable
 {
@@ -40,11 +41,12 @@ public sealed class GrpcServerHost : IAsyncDisposable
     /// <summary>
     /// Starts Kestrel on <paramref name="host"/>:<paramref name="port"/> with HTTP/2 only. <paramref name="host"/> is
     /// an IP address, "localhost" (loopback) or "*"/"0.0.0.0"/"+" (all interfaces). Logging is off unless a
-    /// <paramref name="loggerFactory"/> is given.
+    /// <paramref name="loggerFactory"/> is given. With <paramref name="certificate"/> the endpoint speaks TLS (ALPN "h2")
+    /// and <see cref="Address"/> is https.
     /// </summary>
     public static async Task<GrpcServerHost> StartAsync(GrpcServiceRegistry registry, GrpcServerOptions? options = null,
         string host = "127.0.0.1", int port = 0, ILoggerFactory? loggerFactory = null,
-        Action<KestrelServerOptions>? configureKestrel = null)
+        Action<KestrelServerOptions>? configureKestrel = null, X509Certificate2? certificate = null)
     {
         ArgumentNullException.ThrowIfNull(registry);
         (IPAddress? ip, string clientHost) = ResolveHost(host);
@@ -57,7 +59,12 @@ public sealed class GrpcServerHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // h2c needs prior knowledge: with Http1AndHttp2 and no TLS, Kestrel would speak only HTTP/1.1.
-            Action<ListenOptions> http2 = listen => listen.Protocols = HttpProtocols.Http2;
+            // With TLS, ALPN negotiates "h2".
+            Action<ListenOptions> http2 = listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (certificate is not null) listen.UseHttps(certificate);
+            };
             if (ip is null) kestrel.ListenAnyIP(port, http2);
             else kestrel.Listen(ip, port, http2);
             configureKestrel?.Invoke(kestrel);
@@ -79,11 +86,12 @@ public sealed class GrpcServerHost : IAsyncDisposable
         int boundPort = port;
         ICollection<string>? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         if (addresses is { Count: > 0 }) boundPort = new Uri(addresses.First()).Port;
-        return new GrpcServerHost(app, boundPort, $"http://{clientHost}:{boundPort}");
+        return new GrpcServerHost(app, boundPort, $"{(certificate is null ? "http" : "https")}://{clientHost}:{boundPort}");
     }
 
     /// <summary>The IP to bind (null for all interfaces) and the host name clients should use.</summary>
-    private static (IPAddress? Ip, string ClientHost) ResolveHost(string host)
+    /// <exception cref="ArgumentException">not an IP address, "localhost" or an all-interfaces form.</exception>
+    public static (IPAddress? Ip, string ClientHost) ResolveHost(string host)
     {
         ArgumentException.ThrowIfNullOrEmpty(host);
         if (host is "*" or "+" or "0.0.0.0" or "::" or "[::]") return (null, "127.0.0.1");
