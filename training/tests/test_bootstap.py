@@ -268,6 +268,20 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path, data_root, init_ckpt):
     assert cfg["kind"] == "bootstap" and cfg["init_from_step"] == 7 and cfg["init_from"].endswith("init/last.pt")
 
 
+def test_init_from_a_bootstap_run_keeps_its_teacher(tmp_path, data_root, init_ckpt):
+    bootstap.main(_cli_args(tmp_path, data_root, init_ckpt, "a", "--steps", "2"))
+    first = torch.load(tmp_path / "a" / "last.pt")
+    assert any(not torch.equal(first["model"][k], first["teacher"][k]) for k in first["model"]), "EMA left the teacher equal"
+    # --ema 1 freezes the teacher: after a step it is still the one the new run started with
+    bootstap.main(_cli_args(tmp_path, data_root, tmp_path / "a" / "last.pt", "b", "--steps", "1", "--ema", "1"))
+    second = torch.load(tmp_path / "b" / "last.pt")
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert cfg["init_teacher"] is True and cfg["init_from_step"] == 2
+    for k in first["teacher"]:
+        torch.testing.assert_close(second["teacher"][k], first["teacher"][k])
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["init_teacher"] is False
+
+
 # ----------------------------------------------------------------------------------------------- card history
 def _write_run(run, args, log, val, **extra):
     run.mkdir(parents=True)

@@ -281,7 +281,8 @@ def student_targets(labels: Dict[str, torch.Tensor], query_points: torch.Tensor,
 # ----------------------------------------------------------------------------------------------- training
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--init", type=Path, default=None, help="checkpoint to start from (a supervised run's last.pt)")
+    p.add_argument("--init", type=Path, default=None, help="checkpoint to start from: a supervised run's last.pt, or a bootstap run's (its "
+                   "teacher then starts as this run's teacher)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--steps", type=int, required=True, help="total steps of the run (the lr schedule's length)")
     p.add_argument("--resume", action="store_true")
@@ -438,10 +439,14 @@ def train(args) -> Dict[str, float]:
         opts[0].load_state_dict(ck["optimizer"])
         opts[1].load_state_dict(ck["optimizer_synthetic"])
         step = int(ck["step"])
-        init = {k: ck[k] for k in ("init_from", "init_from_step", "init_from_sha256")}
+        init = {k: ck[k] for k in ("init_from", "init_from_step", "init_from_sha256", "init_teacher") if k in ck}
         print(f"resumed from {last} at step {step}", flush=True)
     else:
         init = init_record(Path(args.init))
+        start = torch.load(args.init, map_location=device)
+        if "teacher" in start:  # continuing a bootstap run: keep its EMA teacher rather than restart it from the student
+            teacher.load_state_dict(start["teacher"])
+        init["init_teacher"] = "teacher" in start
         clear_logs(out)
 
     cache = RealClipCache.build(data_root, args.cache_dir or default_cache_dir(args.size), args.size,
