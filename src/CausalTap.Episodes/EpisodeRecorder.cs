@@ -104,41 +104,62 @@ public sealed class EpisodeRecorder : IDisposable
     /// </summary>
     public void WriteFrame(long frameIndex, Frame frame, long receiveTimeNs)
     {
+        var (raw, message) = ImageMessage(frameIndex, frame, receiveTimeNs);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _writer.WriteMessage(ImageChannel(raw), message.LogTime, message.PublishTime, message.Data.Span, message.Sequence);
+        }
+    }
+
+    /// <summary>
+    /// Records a processed frame together with its update and annotations (<see cref="WriteFrame"/> then
+    /// <see cref="WriteUpdate"/>) in one chunk, so a crash never leaves a frame whose update (and with it the
+    /// camera's sequence) is missing from the file.
+    /// </summary>
+    public void WriteTrackedFrame(long frameIndex, Frame frame, long receiveTimeNs, TrackUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        if (update.FrameIndex != frameIndex)
+        {
+            throw new ArgumentException($"The update is for frame {update.FrameIndex}, not frame {frameIndex}.", nameof(update));
+        }
+        var (raw, image) = ImageMessage(frameIndex, frame, receiveTimeNs);
+        var (updateMessage, annotations) = UpdateMessages(update);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _writer.WriteMessageGroup([image with { ChannelId = ImageChannel(raw) }, updateMessage, annotations]);
+        }
+    }
+
+    /// <summary>The /camera/image message of a frame (its channel id is filled in under the lock: <see cref="ImageChannel"/>).</summary>
+    private (bool Raw, McapOutgoingMessage Message) ImageMessage(long frameIndex, Frame frame, long receiveTimeNs)
+    {
         ArgumentNullException.ThrowIfNull(frame);
         ArgumentOutOfRangeException.ThrowIfNegative(frameIndex);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(frameIndex, uint.MaxValue);
         var captureTimeNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : receiveTimeNs;
         var timestamp = ToTimestamp(captureTimeNs);
-        byte[] payload;
-        bool raw;
-        switch (frame.ImageCase)
+        (bool raw, byte[] payload) = frame.ImageCase switch
         {
-            case Frame.ImageOneofCase.Encoded:
-                payload = new Fox.CompressedImage
-                {
-                    Timestamp = timestamp,
-                    FrameId = _frameId,
-                    Data = frame.Encoded.Data,
-                    Format = EncodedFormat(frame.Encoded),
-                }.ToByteArray();
-                raw = false;
-                break;
-            case Frame.ImageOneofCase.Raw:
-                payload = ToFoxgloveRaw(frame.Raw, timestamp).ToByteArray();
-                raw = true;
-                break;
-            default:
-                throw new ArgumentException("The frame carries no image.", nameof(frame));
-        }
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            var channel = raw
-                ? _rawChannel ??= _writer.RegisterChannel(_rawSchema, EpisodeSchemas.ImageTopic, EpisodeSchemas.Encoding)
-                : _compressedChannel ??= _writer.RegisterChannel(_compressedSchema, EpisodeSchemas.ImageTopic, EpisodeSchemas.Encoding);
-            _writer.WriteMessage(channel, ToTime(receiveTimeNs), ToTime(captureTimeNs), payload, (uint)frameIndex);
-        }
+            Frame.ImageOneofCase.Encoded => (false, new Fox.CompressedImage
+            {
+                Timestamp = timestamp,
+                FrameId = _frameId,
+                Data = frame.Encoded.Data,
+                Format = EncodedFormat(frame.Encoded),
+            }.ToByteArray()),
+            Frame.ImageOneofCase.Raw => (true, ToFoxgloveRaw(frame.Raw, timestamp).ToByteArray()),
+            _ => throw new ArgumentException("The frame carries no image.", nameof(frame)),
+        };
+        return (raw, new McapOutgoingMessage(0, ToTime(receiveTimeNs), ToTime(captureTimeNs), payload, (uint)frameIndex));
     }
+
+    /// <summary>The /camera/image channel for raw or encoded frames, registered on first use (call under the lock).</summary>
+    private ushort ImageChannel(bool raw) => raw
+        ? _rawChannel ??= _writer.RegisterChannel(_rawSchema, EpisodeSchemas.ImageTopic, EpisodeSchemas.Encoding)
+        : _compressedChannel ??= _writer.RegisterChannel(_compressedSchema, EpisodeSchemas.ImageTopic, EpisodeSchemas.Encoding);
 
     /// <summary>
     /// Records an AddPoints command as applied: the points attach to frame <paramref name="queryFrameIndex"/> and got
@@ -172,17 +193,20 @@ public sealed class EpisodeRecorder : IDisposable
     /// </summary>
     public void WriteUpdate(TrackUpdate update)
     {
-        ArgumentNullException.ThrowIfNull(update);
-        var updateBytes = update.ToByteArray();
-        var annotationBytes = Annotate(update).ToByteArray();
-        var logTime = ToTime(update.PublishTimeNs);
-        var imageTime = ToTime(ImageTimeNs(update));
+        var (updateMessage, annotations) = UpdateMessages(update);
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            _writer.WriteMessage(_updateChannel, logTime, logTime, updateBytes, (uint)update.FrameIndex);
-            _writer.WriteMessage(_annotationChannel, logTime, imageTime, annotationBytes, (uint)update.FrameIndex);
+            _writer.WriteMessageGroup([updateMessage, annotations]);
         }
+    }
+
+    private (McapOutgoingMessage Update, McapOutgoingMessage Annotations) UpdateMessages(TrackUpdate update)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var logTime = ToTime(update.PublishTimeNs);
+        return (new McapOutgoingMessage(_updateChannel, logTime, logTime, update.ToByteArray(), (uint)update.FrameIndex),
+                new McapOutgoingMessage(_annotationChannel, logTime, ToTime(ImageTimeNs(update)), Annotate(update).ToByteArray(), (uint)update.FrameIndex));
     }
 
     /// <summary>Writes what is pending, the summary and the footer; the file is then a complete MCAP file.</summary>

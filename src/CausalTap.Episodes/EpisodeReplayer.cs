@@ -101,7 +101,6 @@ public static class EpisodeReplayer
             }
 
             var receiveNs = NowNs(clock);
-            options.Output?.WriteFrame(frame.FrameIndex, frame.Frame, receiveNs);
             var started = clock.GetTimestamp();
             Decode(decoder, frame.Frame, image);
             var result = tracker.Track(image);
@@ -132,7 +131,7 @@ public static class EpisodeReplayer
             }
             SortById(update);
             update.PublishTimeNs = NowNs(clock);
-            options.Output?.WriteUpdate(update);
+            options.Output?.WriteTrackedFrame(frame.FrameIndex, frame.Frame, receiveNs, update);
             yield return update;
         }
     }

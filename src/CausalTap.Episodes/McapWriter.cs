@@ -26,6 +26,9 @@ public sealed record McapWriterOptions
     public bool FlushToDisk { get; init; }
 }
 
+/// <summary>One message of <see cref="McapWriter.WriteMessageGroup"/> (times in ns since the epoch; sequence null = the channel's counter).</summary>
+public readonly record struct McapOutgoingMessage(ushort ChannelId, ulong LogTime, ulong PublishTime, ReadOnlyMemory<byte> Data, uint? Sequence = null);
+
 /// <summary>
 /// Writes an MCAP file to a stream: leading magic and Header, then chunks of uncompressed records, each followed by
 /// its MessageIndex records (and Metadata records between chunks), then on <see cref="Complete"/> DataEnd
@@ -149,15 +152,65 @@ public sealed class McapWriter : IDisposable
     public void WriteMessage(ushort channelId, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, uint? sequence = null)
     {
         using var _ = Enter();
+        CheckChannel(channelId);
+        CloseChunkIfDue(logTime);
+        Append(channelId, logTime, publishTime, data, sequence);
+        CloseChunkIfFull();
+    }
+
+    /// <summary>
+    /// Adds messages that must land in the same chunk, so a file cut by a crash holds all of them or none (e.g. a
+    /// camera frame and the update computed from it). The chunk limits are checked once: the duration before the
+    /// group (against its latest log time), the size after it.
+    /// </summary>
+    public void WriteMessageGroup(ReadOnlySpan<McapOutgoingMessage> messages)
+    {
+        using var _ = Enter();
+        ulong latest = 0;
+        foreach (var m in messages)
+        {
+            CheckChannel(m.ChannelId);
+            latest = Math.Max(latest, m.LogTime);
+        }
+        if (messages.Length == 0)
+        {
+            return;
+        }
+        CloseChunkIfDue(latest);
+        foreach (var m in messages)
+        {
+            Append(m.ChannelId, m.LogTime, m.PublishTime, m.Data.Span, m.Sequence);
+        }
+        CloseChunkIfFull();
+    }
+
+    private void CheckChannel(ushort channelId)
+    {
         if (channelId >= _channels.Count)
         {
             throw new ArgumentException($"Unknown channel id {channelId}: register the channel first.", nameof(channelId));
         }
+    }
+
+    private void CloseChunkIfDue(ulong logTime)
+    {
         if (_chunk.MessageCount > 0 && _maxChunkDurationNs > 0 && logTime > _chunk.MessageStartTime &&
             logTime - _chunk.MessageStartTime >= _maxChunkDurationNs)
         {
             CloseChunk();
         }
+    }
+
+    private void CloseChunkIfFull()
+    {
+        if (_chunk.Length >= _options.ChunkSize)
+        {
+            CloseChunk();
+        }
+    }
+
+    private void Append(ushort channelId, ulong logTime, ulong publishTime, ReadOnlySpan<byte> data, uint? sequence)
+    {
         var channel = _channels[channelId];
         if (!channel.Written)
         {
@@ -186,10 +239,6 @@ public sealed class McapWriter : IDisposable
             _messageEndTime = logTime;
         }
         _messageCount++;
-        if (_chunk.Length >= _options.ChunkSize)
-        {
-            CloseChunk();
-        }
     }
 
     /// <summary>

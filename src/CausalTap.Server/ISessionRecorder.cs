@@ -12,11 +12,10 @@ internal interface ISessionRecorder : IDisposable
     /// <summary>Server-side path of the recording.</summary>
     string Path { get; }
 
-    void WriteFrame(long frameIndex, Frame frame, long receiveTimeNs);
+    /// <summary>A processed frame with its update, kept together in the file (a crash loses both or neither).</summary>
+    void WriteTrackedFrame(long frameIndex, Frame frame, long receiveTimeNs, TrackUpdate update);
 
     void WritePointsAdded(long queryFrameIndex, AddPointsRequest request, AddPointsResponse response, long logTimeNs);
 
     void WritePointsRemoved(long frameIndex, RemovePointsRequest request, RemovePointsResponse response, long logTimeNs);
-
-    void WriteUpdate(TrackUpdate update);
 }

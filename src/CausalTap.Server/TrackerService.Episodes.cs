@@ -117,15 +117,14 @@ internal sealed class EpisodeSessionRecorder(EpisodeRecorder recorder) : ISessio
 
     public string Path => recorder.Path;
 
-    public void WriteFrame(long frameIndex, Frame frame, long receiveTimeNs) => recorder.WriteFrame(frameIndex, frame, receiveTimeNs);
+    public void WriteTrackedFrame(long frameIndex, Frame frame, long receiveTimeNs, TrackUpdate update) =>
+        recorder.WriteTrackedFrame(frameIndex, frame, receiveTimeNs, update);
 
     public void WritePointsAdded(long queryFrameIndex, AddPointsRequest request, AddPointsResponse response, long logTimeNs) =>
         recorder.WritePointsAdded(queryFrameIndex, request, response, logTimeNs);
 
     public void WritePointsRemoved(long frameIndex, RemovePointsRequest request, RemovePointsResponse response, long logTimeNs) =>
         recorder.WritePointsRemoved(frameIndex, request, response, logTimeNs);
-
-    public void WriteUpdate(TrackUpdate update) => recorder.WriteUpdate(update);
 
     public void Dispose() => recorder.Dispose();
 }

@@ -340,7 +340,6 @@ internal sealed class TrackingSession
         {
             if (_engineDisposed) return;
             long frameIndex = _engine.FrameCount;
-            Record(r => r.WriteFrame(frameIndex, frame, item.ReceiveNs));
             _engine.Track(image, points);
             double processingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             update = new TrackUpdate
@@ -369,7 +368,7 @@ internal sealed class TrackingSession
                 });
             }
             update.PublishTimeNs = NowNs();
-            Record(r => r.WriteUpdate(update));
+            Record(r => r.WriteTrackedFrame(frameIndex, frame, item.ReceiveNs, update));
             _processingMs.Add(processingMs);
             _latencyMs.Add((update.PublishTimeNs - item.ReceiveNs) / 1e6);
             Interlocked.Increment(ref _processed);

@@ -43,5 +43,8 @@ public sealed class EpisodeCrashTests(EpisodeFixture fixture)
         }
         Assert.Equal(frames.Select(f => f.FrameIndex), replayed.Select(u => u.FrameIndex));
         Assert.All(replayed, u => Assert.Equal(new uint[] { 1, 2 }, u.Points.Select(p => p.Id)));
+        // Each frame was written together with its update, so the camera's sequence (recorded only in the update)
+        // survives for every frame that reads back, including the last one before the cut.
+        Assert.Equal(frames.Select(f => CrashWriterProgram.CameraSequence(f.FrameIndex)), replayed.Select(u => u.Sequence));
     }
 }

@@ -35,9 +35,10 @@ public sealed class EpisodeRecordingTests(EpisodeFixture fixture) : IDisposable
         var events = reader.ReadEvents().ToList();
         Assert.False(reader.IsTruncated);
 
-        // File order: commands recorded before their frame (or just after it, for the late ones), then frame, then update.
+        // File order: commands recorded before their frame (or just after its update, for the late ones), then the
+        // frame with its update.
         var kinds = string.Concat(events.Select(e => e switch { EpisodeFrame => "F", EpisodeCommand => "C", EpisodeUpdate => "U", _ => "?" }));
-        Assert.Equal("CFU" + "FU" + "FU" + "FCU" + "FU" + "FCU" + "CFU" + "FU" + "FU" + "FU", kinds);
+        Assert.Equal("CFU" + "FU" + "FU" + "FUC" + "FU" + "FUC" + "CFU" + "FU" + "FU" + "FU", kinds);
 
         var readFrames = events.OfType<EpisodeFrame>().ToList();
         Assert.Equal(Enumerable.Range(0, frames.Count).Select(i => (long)i), readFrames.Select(f => f.FrameIndex));

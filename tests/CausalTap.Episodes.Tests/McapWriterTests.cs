@@ -242,6 +242,67 @@ public class McapWriterTests
         Assert.All(w.ChunkIndexes, ci => Assert.InRange(ci.UncompressedSize, 10_000UL, 11_100UL));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void MessageGroup_NeverStraddlesAChunkBoundary(bool grouped)
+    {
+        // A frame (1000 bytes) and its update + annotation (100 bytes each, 5 ms later), frames 7 ms apart; both
+        // chunk limits (2000 bytes, 20 ms) fall inside groups again and again.
+        using var ms = new MemoryStream();
+        using var w = new McapWriter(ms, new McapWriterOptions { ChunkSize = 2000, MaxChunkDuration = TimeSpan.FromMilliseconds(20) }, leaveOpen: true);
+        var image = w.RegisterChannel(0, "/camera/image");
+        var update = w.RegisterChannel(0, "/tracker/updates");
+        var annotations = w.RegisterChannel(0, "/tracker/annotations");
+        const int groups = 60;
+        for (var k = 0; k < groups; k++)
+        {
+            ulong t = T0 + (ulong)k * 7_000_000, done = t + 5_000_000;
+            McapOutgoingMessage[] group = [new(image, t, t, new byte[1000], (uint)k), new(update, done, done, new byte[100], (uint)k), new(annotations, done, t, new byte[100], (uint)k)];
+            if (grouped)
+            {
+                w.WriteMessageGroup(group);
+            }
+            else
+            {
+                foreach (var m in group)
+                {
+                    w.WriteMessage(m.ChannelId, m.LogTime, m.PublishTime, m.Data.Span, m.Sequence);
+                }
+            }
+        }
+        w.Complete();
+
+        var split = Enumerable.Range(0, groups).Count(k =>
+        {
+            ulong t = T0 + (ulong)k * 7_000_000;
+            return !w.ChunkIndexes.Any(ci => ci.MessageStartTime <= t && ci.MessageEndTime >= t + 5_000_000);
+        });
+        Assert.True(w.ChunkCount > 10, $"{w.ChunkCount} chunks: the limits were not exercised");
+        if (grouped)
+        {
+            Assert.Equal(0, split);
+        }
+        else
+        {
+            Assert.True(split > 0, "message by message, some frame should have been cut from its update");
+        }
+        var reader = new McapReader(new MemoryStream(ms.ToArray()));
+        Assert.Equal(3 * groups, reader.ReadMessages().Count());
+    }
+
+    [Fact]
+    public void MessageGroup_ChecksEveryChannelBeforeWritingAny()
+    {
+        using var ms = new MemoryStream();
+        using var w = new McapWriter(ms, leaveOpen: true);
+        var ch = w.RegisterChannel(0, "/t");
+        Assert.Throws<ArgumentException>(() => w.WriteMessageGroup([new(ch, T0, T0, new byte[] { 1 }), new((ushort)(ch + 1), T0, T0, new byte[] { 2 })]));
+        w.WriteMessageGroup([]);
+        w.Complete();
+        Assert.Empty(new McapReader(new MemoryStream(ms.ToArray())).ReadMessages());
+    }
+
     [Fact]
     public void FlushChunk_PutsMessagesOnTheStreamAtOnce()
     {

@@ -78,6 +78,9 @@ public static class CrashWriterProgram
     /// <summary>Chunk size of the episode writer: a few frames a chunk, so a kill lands between chunks.</summary>
     public const int EpisodeChunkSize = 24 << 10;
 
+    /// <summary>The camera sequence the episode writer records with frame k (only its update carries it).</summary>
+    public static ulong CameraSequence(long k) => 5000 + (ulong)k;
+
     /// <summary>
     /// <c>episode-writer FILE FRAME_DIR</c>: records an episode forever with an <see cref="EpisodeRecorder"/> — the JPEGs
     /// of FRAME_DIR in a loop (frame k = file k mod n), two points added at frame 0, and a made-up update per frame —
@@ -94,10 +97,10 @@ public static class CrashWriterProgram
         {
             var frame = frames[k % frames.Count].Clone();
             frame.CaptureTimeNs = LiveSession.StartNs + k * LiveSession.FrameIntervalNs;
-            recorder.WriteFrame(k, frame, frame.CaptureTimeNs + 1_000_000);
-            recorder.WriteUpdate(new Protocol.V1.TrackUpdate
+            recorder.WriteTrackedFrame(k, frame, frame.CaptureTimeNs + 1_000_000, new Protocol.V1.TrackUpdate
             {
                 FrameIndex = k,
+                Sequence = CameraSequence(k),
                 CaptureTimeNs = frame.CaptureTimeNs,
                 PublishTimeNs = frame.CaptureTimeNs + 2_000_000,
                 Points = { new Protocol.V1.PointState { Id = 1, X = 50, Y = 40, Visible = true }, new Protocol.V1.PointState { Id = 2, X = 100, Y = 80 } },

@@ -10,13 +10,13 @@ namespace CausalTap.Episodes.Tests.TestSupport;
 /// <param name="AtFrame">Frame index the command takes effect at.</param>
 /// <param name="Add">Points to add (source pixels), or null.</param>
 /// <param name="Remove">Ids to remove, or null.</param>
-/// <param name="RecordAfterFrame">Write the command to the episode after the frame's image (the race a live server has
-/// when a command is handled while the frame is being processed) instead of before it.</param>
+/// <param name="RecordAfterFrame">Write the command to the episode after the frame and its update (the race a live
+/// server has when a command is handled while the frame is being processed) instead of before them.</param>
 public sealed record ScriptedCommand(int AtFrame, (float X, float Y)[]? Add = null, uint[]? Remove = null, bool RecordAfterFrame = false);
 
 /// <summary>
 /// Does what the server does for a recorded session, without the server: per frame, apply due commands to a
-/// <see cref="StreamTracker"/> and record them, record the frame, track it, publish and record the update.
+/// <see cref="StreamTracker"/> and record them, track the frame, record it together with its update.
 /// Returns the live updates.
 /// </summary>
 public static class LiveSession
@@ -86,8 +86,6 @@ public static class LiveSession
                 }
             }
 
-            recorder.WriteFrame(tracker.FrameCount, frame, receiveNs);
-            late.ForEach(a => a());
             if (frame.ImageCase == Frame.ImageOneofCase.Encoded)
             {
                 decoder.Decode(frame.Encoded.Data.Span, Imaging.PixelFormat.Encoded, image);
@@ -120,7 +118,8 @@ public static class LiveSession
             {
                 update.Points.Add(new PointState { Id = (uint)p.Id, X = p.X, Y = p.Y, Visible = p.Visible, OcclusionProbability = p.OcclusionProbability, Uncertainty = p.Uncertainty });
             }
-            recorder.WriteUpdate(update);
+            recorder.WriteTrackedFrame(update.FrameIndex, frame, receiveNs, update);
+            late.ForEach(a => a());
             updates.Add(update);
         }
         return updates;
