@@ -62,3 +62,12 @@ def test_bundle_scores_eval_folders_with_the_csharp_engine(tmp_path):
     result = entry["result"]
     assert result["num_videos"] == 1 and result["query_mode"] == "first"
     assert 0.0 <= result["mean"]["average_jaccard"] <= 1.0
+
+
+def test_card_description_names_every_stage_with_its_own_steps():
+    stages = [{"kind": "supervised", "steps": 2538}, {"kind": "supervised", "steps": 3500},
+              {"kind": "bootstap", "steps": 800}, {"kind": "bootstap", "steps": 1500}]
+    assert bundle.describe_stages(stages, teacher=True) == (
+        "supervised on synthetic clips (2538 + 962 steps), then BootsTAP self-training on unlabeled real video "
+        "co-trained with synthetic (800 + 1500 steps); EMA teacher exported")
+    assert bundle.describe_stages(stages[:1], teacher=False) == "supervised on synthetic clips (2538 steps)"

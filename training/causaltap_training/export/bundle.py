@@ -118,6 +118,27 @@ def run_eval(model_dir: Path, spec: str) -> dict:
     return entry
 
 
+def describe_stages(stages: list, teacher: bool) -> str:
+    """One line for the card: what each kind of stage did, in order, with its steps (a stage's own steps: a stage's
+    step count is cumulative for supervised continuations, per run for bootstap)."""
+    phrases, last_supervised = [], 0
+    for st in stages:
+        steps = int(st["steps"] or 0)
+        if st["kind"] == "supervised":
+            own, last_supervised = steps - last_supervised, steps
+            phrases.append(("supervised on synthetic clips", own))
+        else:
+            phrases.append(("BootsTAP self-training on unlabeled real video co-trained with synthetic", steps))
+    merged = []  # consecutive stages of one kind: "800 + 1500 steps"
+    for text, steps in phrases:
+        if merged and merged[-1][0] == text:
+            merged[-1][1].append(steps)
+        else:
+            merged.append((text, [steps]))
+    line = ", then ".join(f"{text} ({' + '.join(str(n) for n in steps)} steps)" for text, steps in merged)
+    return line + ("; EMA teacher exported" if teacher else "")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", type=Path, help="TAPIR training run folder (config.json, last.pt, logs)")
@@ -157,7 +178,8 @@ def main(argv=None) -> int:
         provenance["tapir"] = training_provenance(args.run, checkpoint, step)
         if args.weights == "teacher":
             provenance["tapir"]["weights"] = "the EMA teacher of the bootstap checkpoint"
-        parts.append(f"TAPIR-family '{model.config.name}' preset for CPU, trained {step} steps on synthetic clips only")
+        parts.append(f"TAPIR-family '{model.config.name}' preset for CPU: " + describe_stages(
+            provenance["tapir"]["stages"], args.weights == "teacher"))
     if args.gmrw_run is not None:
         from ..train.gmrw_train import load_model as load_gmrw
 
@@ -168,8 +190,7 @@ def main(argv=None) -> int:
         gmrw_preset = ck.get("preset")
         provenance["gmrw"] = gmrw_provenance(args.gmrw_run, gmrw_checkpoint, gmrw_step)
         parts.append(f"GMRW '{gmrw_preset}' preset, {gmrw_step} self-supervised random-walk steps")
-    description = args.description or (
-        " + ".join(parts) + " (briefly: a stand-in until the full training lands; see evaluation)")
+    description = args.description or (" + ".join(parts) + " (measured quality: see evaluation)")
     # One family: the card's provenance is that run's (the layout older cards have); both: one entry per family.
     if len(provenance) == 1:
         provenance = next(iter(provenance.values()))
