@@ -119,8 +119,8 @@ def run_eval(model_dir: Path, spec: str) -> dict:
 
 
 def describe_stages(stages: list, teacher: bool) -> str:
-    """One line for the card: what each kind of stage did, in order, with its steps (a stage's own steps: a stage's
-    step count is cumulative for supervised continuations, per run for bootstap)."""
+    """One line for the card: each kind of stage in order with the steps it ran itself. A supervised continuation
+    counts steps on from its parent, so its own steps are the difference; a bootstap run counts from 0."""
     phrases, last_supervised = [], 0
     for st in stages:
         steps = int(st["steps"] or 0)
