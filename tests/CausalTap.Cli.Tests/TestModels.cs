@@ -14,7 +14,7 @@ internal static class TestModels
     private static readonly Lazy<string> s_tiny = new(BuildTiny, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The repository root (the folder with CausalTap.sln).</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot { get; } = CausalTap.TestShared.TestRepo.Root;
 
     /// <summary>Path of the cached tiny model directory (exported on first use).</summary>
     public static string Tiny => s_tiny.Value;
@@ -84,14 +84,5 @@ internal static class TestModels
             Directory.Delete(temp, recursive: true); // another process finished first
         }
         return Path.GetDirectoryName(done)!;
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException($"no CausalTap.sln above {AppContext.BaseDirectory}");
     }
 }

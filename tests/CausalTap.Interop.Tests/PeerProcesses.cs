@@ -12,20 +12,9 @@ public static class InteropPaths
     public const string Python = "/usr/bin/python3";
     public const string GrpcProtoRoot = "/usr/share/grpc-proto";
 
-    public static readonly string RepoRoot = FindRepoRoot();
+    public static readonly string RepoRoot = CausalTap.TestShared.TestRepo.Root;
     public static readonly string PythonDir = Path.Combine(RepoRoot, "tests", "interop", "python");
     public static readonly string NodeDir = Path.Combine(RepoRoot, "tests", "interop", "node");
-
-    private static string FindRepoRoot()
-    {
-        string? fromEnv = Environment.GetEnvironmentVariable("CAUSALTAP_ROOT");
-        if (!string.IsNullOrEmpty(fromEnv)) return fromEnv;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException($"CausalTap.sln not found above {AppContext.BaseDirectory}; set CAUSALTAP_ROOT.");
-    }
 
     private static readonly Lazy<string?> PythonProblem = new(() =>
     {

@@ -12,7 +12,7 @@ namespace CausalTap.Server.Tests;
 /// <summary>Paths, ORT set-up, frames and clients shared by the tests.</summary>
 internal static class TestSupport
 {
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot { get; } = CausalTap.TestShared.TestRepo.Root;
 
     public static string ModelsDirectory => Path.Combine(RepoRoot, "models");
 
@@ -132,13 +132,6 @@ internal static class TestSupport
         var list = new List<TrackUpdate>();
         while ((max is null || list.Count < max) && await call.ResponseStream.MoveNext(CancellationToken.None)) list.Add(call.ResponseStream.Current);
         return list;
-    }
-
-    private static string FindRepoRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "CausalTap.sln"))) dir = Path.GetDirectoryName(dir);
-        return dir ?? throw new InvalidOperationException("CausalTap.sln not found above the test binaries");
     }
 }
 

@@ -8,7 +8,7 @@ public static class E2EEnvironment
     public const string Python = "/usr/bin/python3";
     public const string SetupHint = "run scripts/setup.sh (builds the CLI; apt: python3-grpcio python3-opencv protobuf-compiler protobuf-compiler-grpc grpc-proto ffmpeg; npm ci in tests/interop/node)";
 
-    public static readonly string RepoRoot = FindRepoRoot();
+    public static readonly string RepoRoot = CausalTap.TestShared.TestRepo.Root;
 
     /// <summary>The CLI built by the same configuration as these tests (the project reference builds it).</summary>
     public static string CliDll
@@ -93,17 +93,6 @@ public static class E2EEnvironment
     public static void RequireCli()
     {
         if (!File.Exists(CliDll)) Assert.Fail($"{CliDll} is not built; {SetupHint}");
-    }
-
-    private static string FindRepoRoot()
-    {
-        string? fromEnv = Environment.GetEnvironmentVariable("CAUSALTAP_ROOT");
-        if (!string.IsNullOrEmpty(fromEnv)) return fromEnv;
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException($"CausalTap.sln not found above {AppContext.BaseDirectory}; set CAUSALTAP_ROOT.");
     }
 }
 

@@ -34,7 +34,7 @@ public sealed class EpisodeFixture : IDisposable
         Jpegs = MakeJpegs(_frames.Path);
     }
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot { get; } = CausalTap.TestShared.TestRepo.Root;
 
     public string ModelPath { get; }
 
@@ -108,17 +108,5 @@ public sealed class EpisodeFixture : IDisposable
             """;
         Python("-c", script, dir, FrameCount.ToString(), Width.ToString(), Height.ToString());
         return Enumerable.Range(0, FrameCount).Select(k => File.ReadAllBytes(Path.Combine(dir, $"{k:000}.jpg"))).ToList();
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"no CausalTap.sln above {AppContext.BaseDirectory}");
     }
 }

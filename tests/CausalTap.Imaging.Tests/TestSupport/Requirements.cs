@@ -37,13 +37,10 @@ public static class Requirements
                 var d = Path.Combine(env, "data");
                 return Directory.Exists(d) ? d : null;
             }
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (CausalTap.TestShared.TestRepo.TryRoot is { } root)
             {
-                if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln")))
-                {
-                    var d = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
-                    return Directory.Exists(d) ? d : null;
-                }
+                var d = Path.GetFullPath(Path.Combine(root, "..", "shared", "data"));
+                return Directory.Exists(d) ? d : null;
             }
             return null;
         }

@@ -18,7 +18,7 @@ internal static class EngineReference
     private static readonly object Gate = new();
     private static string? _built;
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot { get; } = CausalTap.TestShared.TestRepo.Root;
 
     /// <summary>../shared/fixtures next to the repository (or $CAUSALTAP_SHARED/fixtures), or null.</summary>
     public static string? SharedFixtures
@@ -104,18 +104,6 @@ internal static class EngineReference
             sha.AppendData(File.ReadAllBytes(Path.Combine(RepoRoot, rel)));
         }
         return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("CausalTap.sln not found above " + AppContext.BaseDirectory);
     }
 
     /// <summary>Frames [T,H,W,3] uint8 of a reference as images.</summary>

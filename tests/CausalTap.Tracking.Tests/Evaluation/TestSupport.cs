@@ -7,13 +7,6 @@ internal static class TestPaths
 {
     public const string Python = "/usr/bin/python3";
 
-    private static readonly Lazy<string?> RepoRootLazy = new(() =>
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CausalTap.sln"))) return dir.FullName;
-        return null;
-    });
-
     private static readonly Lazy<string?> PythonProblemLazy = new(() =>
     {
         if (!File.Exists(Python)) return $"{Python} not found";
@@ -28,7 +21,7 @@ internal static class TestPaths
         }
     });
 
-    public static string RepoRoot => RepoRootLazy.Value ?? throw new InvalidOperationException("CausalTap.sln not found above " + AppContext.BaseDirectory);
+    public static string RepoRoot => CausalTap.TestShared.TestRepo.Root;
 
     public static string ReferenceScript => Path.Combine(RepoRoot, "tests", "CausalTap.Tracking.Tests", "Evaluation", "tapvid_metrics_reference.py");
 
@@ -37,7 +30,7 @@ internal static class TestPaths
 
     /// <summary>Null when python + numpy work and tapvid_metrics_reference.py is found in the repository, else why not.</summary>
     public static string? ReferenceProblem =>
-        PythonProblem ?? (RepoRootLazy.Value is null || !File.Exists(ReferenceScript)
+        PythonProblem ?? (CausalTap.TestShared.TestRepo.TryRoot is null || !File.Exists(ReferenceScript)
             ? "tapvid_metrics_reference.py not found (no CausalTap.sln above " + AppContext.BaseDirectory + ")"
             : null);
 
@@ -52,7 +45,7 @@ internal static class TestPaths
             var candidates = new List<string>();
             string? env = Environment.GetEnvironmentVariable("CAUSALTAP_SHARED");
             if (!string.IsNullOrEmpty(env)) candidates.Add(Path.Combine(env, "data", "tapvid_davis32_dev"));
-            if (RepoRootLazy.Value is { } root)
+            if (CausalTap.TestShared.TestRepo.TryRoot is { } root)
             {
                 candidates.Add(Path.GetFullPath(Path.Combine(root, "..", "shared", "data", "tapvid_davis32_dev")));
                 candidates.Add(Path.Combine(root, "shared", "data", "tapvid_davis32_dev"));
