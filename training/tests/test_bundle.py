@@ -48,6 +48,21 @@ def test_bundle_writes_a_verified_model_with_training_provenance(tmp_path):
     assert card["evaluation"] == []
 
 
+def test_bundle_size_exports_the_trained_weights_at_another_input_resolution(tmp_path):
+    run = _fake_run(tmp_path)  # trained at 256
+    out = tmp_path / "models" / "m320"
+    assert bundle.main(["--run", str(run), "--out", str(out), "--name", "m320", "--size", "320"]) == 0
+
+    card = json.loads((out / "model.json").read_text())
+    assert card["input"]["shape"] == [1, 3, 320, 320]
+    assert card["tapir"]["config"]["resolution"] == [320, 320]
+    assert card["provenance"]["exported_resolution"].startswith("320x320 (trained at 256x256")
+    assert "320x320 input (trained at 256x256)" in card["description"]
+    import onnx
+    dims = [d.dim_value for d in onnx.load(str(out / "encoder.onnx")).graph.input[0].type.tensor_type.shape.dim]
+    assert dims[-2:] == [320, 320]
+
+
 def test_bundle_scores_eval_folders_with_the_csharp_engine(tmp_path):
     run = _fake_run(tmp_path)
     data = tmp_path / "val"

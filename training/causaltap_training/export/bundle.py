@@ -153,6 +153,9 @@ def main(argv=None) -> int:
     ap.add_argument("--name", required=True)
     ap.add_argument("--description", default=None)
     ap.add_argument("--default", action="store_true", help="mark as the model commands use when none is named")
+    ap.add_argument("--size", type=int, default=None,
+                    help="export at SIZE x SIZE model input instead of the run's training resolution (the network "
+                         "is fully convolutional; larger is more precise and slower: check with causaltap bench)")
     ap.add_argument("--eval", action="append", default=[],
                     help="TAP-Vid npz folder to score, optionally 'DIR::how it was made' (repeatable)")
     args = ap.parse_args(argv)
@@ -180,6 +183,13 @@ def main(argv=None) -> int:
             provenance["tapir"]["weights"] = "the EMA teacher of the bootstap checkpoint"
         parts.append(f"TAPIR-family '{model.config.name}' preset for CPU: " + describe_stages(
             provenance["tapir"]["stages"], args.weights == "teacher"))
+        trained_at = int(model.config.resolution[0])
+        size = args.size or trained_at
+        parts[-1] += f"; {size}x{size} input"
+        if size != trained_at:
+            provenance["tapir"]["exported_resolution"] = (f"{size}x{size} (trained at "
+                                                          f"{trained_at}x{trained_at}; bundle --size {size})")
+            parts[-1] += f" (trained at {trained_at}x{trained_at})"
     if args.gmrw_run is not None:
         from ..train.gmrw_train import load_model as load_gmrw
 
@@ -199,7 +209,8 @@ def main(argv=None) -> int:
     card = export_model(args.out, args.name, description, tapir=model,
                         tapir_preset=model.config.name if model is not None else None,
                         gmrw=gmrw, gmrw_preset=gmrw_preset if gmrw is not None else None,
-                        gmrw_sampling=args.gmrw_sampling, size=None if model is not None else (256, 256),
+                        gmrw_sampling=args.gmrw_sampling,
+                        size=(args.size, args.size) if args.size else None if model is not None else (256, 256),
                         provenance=provenance)
     if args.default:
         card["default"] = True
