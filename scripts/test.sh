@@ -10,6 +10,12 @@ touch "$ROOT/.deps/build.stamp"
 
 export CAUSALTAP_ORT_LIB="$ROOT/.deps/onnxruntime/libonnxruntime.so.1"
 export CAUSALTAP_HOME="$ROOT"
+# CAUSALTAP_TEST_THREADS=N runs ONNX Runtime (sessions that set no count) and PyTorch on N threads, to check
+# that no numeric tolerance depends on the thread count (issue 12: run it with 1 and with 2).
+if [ -n "${CAUSALTAP_TEST_THREADS:-}" ]; then
+  export CAUSALTAP_ORT_THREADS="$CAUSALTAP_TEST_THREADS"
+  echo "=== ONNX Runtime and PyTorch restricted to $CAUSALTAP_TEST_THREADS thread(s)"
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 RESULTS="$ROOT/artifacts/test-results"
 rm -rf "$RESULTS"; mkdir -p "$RESULTS"

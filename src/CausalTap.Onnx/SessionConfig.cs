@@ -6,8 +6,15 @@ namespace CausalTap.Onnx;
 /// </summary>
 public sealed record SessionConfig
 {
-    /// <summary>Intra-op threads (0 = ORT default).</summary>
+    /// <summary>Intra-op threads (0 = <see cref="DefaultThreadsVariable"/> when set, else the ORT default).</summary>
     public int IntraOpNumThreads { get; init; }
+
+    /// <summary>
+    /// Environment variable with the intra-op thread count of sessions that do not set one. The test suite runs
+    /// once per thread count with it (<c>CAUSALTAP_TEST_THREADS</c> in scripts/test.sh), so that no numeric test
+    /// depends on how ORT splits its sums across threads.
+    /// </summary>
+    public const string DefaultThreadsVariable = "CAUSALTAP_ORT_THREADS";
 
     /// <summary>Inter-op threads (0 = ORT default).</summary>
     public int InterOpNumThreads { get; init; }
@@ -42,9 +49,11 @@ public sealed record SessionConfig
         var options = new SessionOptions();
         try
         {
-            if (IntraOpNumThreads != 0)
+            int intraOp = IntraOpNumThreads != 0 ? IntraOpNumThreads
+                : int.TryParse(Environment.GetEnvironmentVariable(DefaultThreadsVariable), out int fromEnv) && fromEnv > 0 ? fromEnv : 0;
+            if (intraOp != 0)
             {
-                options.IntraOpNumThreads = IntraOpNumThreads;
+                options.IntraOpNumThreads = intraOp;
             }
             if (InterOpNumThreads != 0)
             {

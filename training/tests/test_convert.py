@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 
 from causaltap_training.export import graphs as g, verify_model_dir  # noqa: E402
 from causaltap_training.export.onnx_export import sha256_file  # noqa: E402
-from causaltap_training.export.reference import gmrw_float64_copy  # noqa: E402
+from causaltap_training.export.reference import gmrw_float64_copy, gmrw_match_bound  # noqa: E402
 
 TRAINING = Path(__file__).resolve().parents[1]
 
@@ -88,18 +88,21 @@ def test_convert_gmrw_wrapped_checkpoint_end_to_end(tmp_path, gmrw_weights, ort)
     e1 = ort.onnx_run(out / "gmrw_encoder.onnx", {"frame": f1.numpy()})["gmrw_features"]
     m = ort.onnx_run(out / "gmrw_match.onnx", {"prev_features": e0, "new_features": e1, "points": points.numpy()})
     with torch.no_grad():
-        enc = g.GmrwEncoderGraph(model)
-        t0, t1 = enc(f0), enc(f1)
-        ref = g.GmrwMatchGraph(model, (256, 256))(t0, t1, points)
-        model64 = gmrw_float64_copy(model)
-        ref64 = g.GmrwMatchGraph(model64, (256, 256))(t0.double(), t1.double(), points.double())
+        t0 = g.GmrwEncoderGraph(model)(f0)
+        # The match graph is checked on ORT's own encoder outputs, so that it alone is compared: fed torch's
+        # encoder outputs instead, the encoders' float32 difference is amplified by the soft-argmaxes and is
+        # no part of the noise floor below (that made the old bound fail on AMD EPYC, issue 12).
+        same = (torch.from_numpy(e0), torch.from_numpy(e1), points)
+        ref32 = g.GmrwMatchGraph(model, (256, 256))(*same)
+        ref64 = g.GmrwMatchGraph(gmrw_float64_copy(model), (256, 256))(*(x.double() for x in same))
     scale = float(t0.abs().max())
     assert np.abs(e0 - t0.numpy()).max() < 1e-4 * max(1.0, scale)
-    errs = {k: float(np.abs(m[k] - r.numpy()).max()) for k, r in zip(g.GMRW_MATCH_IO[1], ref)}
-    noise = {k: float((r - r64).abs().max()) for k, r, r64 in zip(g.GMRW_MATCH_IO[1], ref, ref64)}
-    print("gmrw converted, max |ORT - torch| px:", errs, "torch fp32 vs fp64:", noise)
-    for k in errs:  # bound: the noise floor of PyTorch itself (see test_export's docstring)
-        assert errs[k] < max(1e-3, 4 * noise[k]), (k, errs[k], noise[k])
+    ref32, ref64 = (dict(zip(g.GMRW_MATCH_IO[1], r)) for r in (ref32, ref64))
+    bound = gmrw_match_bound(ref32, ref64)
+    errs = {k: float(np.abs(m[k] - r.numpy()).max()) for k, r in ref64.items()}
+    print("gmrw converted, max |ORT - fp64| px:", errs, "bound:", bound)
+    for k, bound_k in bound.items():
+        assert errs[k] < bound_k, (k, errs[k], bound_k)
 
 
 @pytest.mark.slow

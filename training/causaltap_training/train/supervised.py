@@ -68,11 +68,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--fixed-batch", action="store_true", help="train on batch 0 only (overfit check)")
+    p.add_argument("--backbone", choices=("resnet", "xfeat"), default="resnet",
+                   help="xfeat: frozen pretrained XFeat encoder (tapir/xfeat_tapir.py; --preset is ignored)")
     return p.parse_args(argv)
 
 
 def model_config(args) -> TapirConfig:
+    if getattr(args, "backbone", "resnet") == "xfeat":
+        from ..tapir.xfeat_tapir import xfeat_config
+        return xfeat_config(resolution=(args.size, args.size), causal=True)
     return preset(args.preset, resolution=(args.size, args.size), causal=True)
+
+
+def build_model(cfg: TapirConfig) -> Tapir:
+    """Tapir, or XFeatTapir (frozen pretrained encoder) for the xfeat configs."""
+    if cfg.name.startswith("xfeat"):
+        from ..backbones.xfeat import pretrained_dir
+        from ..tapir.xfeat_tapir import XFeatTapir
+        if pretrained_dir() is None:
+            raise FileNotFoundError("../shared/pretrained/xfeat.onnx not found (set CAUSALTAP_SHARED)")
+        return XFeatTapir(cfg, pretrained_dir() / "xfeat.onnx")
+    return Tapir(cfg)
 
 
 def lr_at(step: int, args) -> float:
@@ -97,7 +113,7 @@ def load_model(path: Path, map_location="cpu") -> Tapir:
     ck = torch.load(path, map_location=map_location)
     cfg = ck["model_config"]
     cfg = TapirConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
-    model = Tapir(cfg)
+    model = build_model(cfg)
     model.load_state_dict(ck["model"])
     return model
 
@@ -132,7 +148,7 @@ def train(args) -> Dict[str, float]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = Tapir(model_config(args)).to(device)
+    model = build_model(model_config(args)).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     step = 0
     last = out / "last.pt"

@@ -1,0 +1,1 @@
+"""Pretrained feature backbones (architecture code written here; weights from ../shared/pretrained)."""

@@ -1,0 +1,49 @@
+"""A TAPIR-family tracker whose encoder is the frozen pretrained XFeat backbone (backbones/xfeat.py).
+
+  model = XFeatTapir(xfeat_config(resolution=(320, 320)), pretrained_dir() / "xfeat.onnx")
+
+Same stages and graph contract as `Tapir` (encoder / query / step); only `encode` differs:
+lowres = XFeat descriptors [1, 64, H/8, W/8], hires = the same descriptors bilinearly upsampled to
+[1, 64, H/4, W/4], both L2-normalised (backbones/README.md: the intermediate XFeat maps match far worse; the
+upsampled descriptors match slightly better than the 1/8 ones). The backbone is frozen (no gradient, eval mode)
+so its features can be cached per clip. Weights derived from xfeat.onnx: Apache-2.0, say so in the card.
+Prototype: not yet in PRESETS, not trained, not timed as a whole frame.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from ..backbones.xfeat import XFeatBackbone, upsample_to
+from .config import CPU, TapirConfig
+from .model import FeatureGrids, Tapir
+from .sampling import l2_normalize_channels
+
+
+def xfeat_config(**overrides) -> TapirConfig:
+    """The `cpu` preset's heads on 64-channel XFeat grids (channels[1] = hires, channels[3] = lowres dims)."""
+    base = dataclasses.replace(CPU, name="xfeat_cpu", channels=(8, 64, 64, 64))
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+class XFeatTapir(Tapir):
+    def __init__(self, config: TapirConfig, xfeat_onnx: Path) -> None:
+        super().__init__(config)
+        self.resnet_torch = None  # the trained-from-scratch ResNet is replaced by XFeat
+        self.xfeat = XFeatBackbone.from_onnx(xfeat_onnx)
+        for p in self.xfeat.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.xfeat.eval()  # frozen
+        return self
+
+    def encode(self, frames: torch.Tensor) -> FeatureGrids:
+        with torch.no_grad():
+            desc = self.xfeat(frames).descriptors
+        h, w = self.config.resolution
+        hires = upsample_to(desc, h // 4, w // 4)
+        return FeatureGrids(l2_normalize_channels(desc, 1), l2_normalize_channels(hires, 1))
