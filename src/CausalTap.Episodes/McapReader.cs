@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 using System.Text;
 
 namespace CausalTap.Episodes;
@@ -85,8 +86,9 @@ public sealed class McapReader(Stream stream)
         {
             throw new InvalidDataException("Not an MCAP file (bad magic).");
         }
-        var crc = Crc32.Compute(magic);     // every byte read before DataEnd
-        uint summaryCrc = 0;                // every byte read after DataEnd
+        var crc = new Crc32();              // every byte read before DataEnd
+        crc.Append(magic);
+        var summaryCrc = new Crc32();       // every byte read after DataEnd
         var afterDataEnd = false;
         var prefix = new byte[McapRecordWriter.RecordPrefixLength];
         while (true)
@@ -113,9 +115,10 @@ public sealed class McapReader(Stream stream)
                     var expected = p.U32();
                     if (expected != 0)
                     {
-                        if (expected != crc)
+                        var actualData = crc.GetCurrentHashAsUInt32();
+                        if (expected != actualData)
                         {
-                            throw new InvalidDataException($"MCAP data-section CRC mismatch: {crc:x8}, expected {expected:x8}.");
+                            throw new InvalidDataException($"MCAP data-section CRC mismatch: {actualData:x8}, expected {expected:x8}.");
                         }
                         DataSectionCrcValidated = true;
                     }
@@ -127,7 +130,9 @@ public sealed class McapReader(Stream stream)
                     var expectedSummary = p.U32();
                     if (expectedSummary != 0)
                     {
-                        var actual = Crc32.Append(Crc32.Append(summaryCrc, prefix), content.AsSpan(0, 16));
+                        summaryCrc.Append(prefix);
+                        summaryCrc.Append(content.AsSpan(0, 16));
+                        var actual = summaryCrc.GetCurrentHashAsUInt32();
                         if (actual != expectedSummary)
                         {
                             throw new InvalidDataException($"MCAP summary CRC mismatch: {actual:x8}, expected {expectedSummary:x8}.");
@@ -147,10 +152,12 @@ public sealed class McapReader(Stream stream)
             }
             if (afterDataEnd)
             {
-                summaryCrc = Crc32.Append(Crc32.Append(summaryCrc, prefix), content);
+                summaryCrc.Append(prefix);
+                summaryCrc.Append(content);
                 continue; // summary records repeat what the data section held
             }
-            crc = Crc32.Append(Crc32.Append(crc, prefix), content);
+            crc.Append(prefix);
+            crc.Append(content);
             switch (opcode)
             {
                 case McapOpcode.Header:
@@ -191,7 +198,7 @@ public sealed class McapReader(Stream stream)
             throw new InvalidDataException("MCAP chunk sizes are inconsistent.");
         }
         var records = p.Data.AsMemory(p.Position, (int)recordsLength);
-        if (expectedCrc != 0 && Crc32.Compute(records.Span) != expectedCrc)
+        if (expectedCrc != 0 && Crc32.HashToUInt32(records.Span) != expectedCrc)
         {
             throw new InvalidDataException($"MCAP chunk CRC mismatch (expected {expectedCrc:x8}).");
         }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace CausalTap.Episodes;
 
@@ -67,7 +68,10 @@ public sealed class McapSummary
         if (summaryCrc != 0)
         {
             // The CRC covers the summary section and the Footer up to its own CRC field.
-            var actual = Crc32.Append(Crc32.Compute(summaryBytes), tail.AsSpan(0, footerRecordLength - 4));
+            var crc = new Crc32();
+            crc.Append(summaryBytes);
+            crc.Append(tail.AsSpan(0, footerRecordLength - 4));
+            var actual = crc.GetCurrentHashAsUInt32();
             if (actual != summaryCrc)
             {
                 throw new InvalidDataException($"MCAP summary CRC mismatch: {actual:x8}, expected {summaryCrc:x8}.");

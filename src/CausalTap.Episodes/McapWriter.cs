@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Hashing;
 
 namespace CausalTap.Episodes;
 
@@ -56,7 +57,7 @@ public sealed class McapWriter : IDisposable
     private readonly List<McapChunkIndex> _chunkIndexes = [];
     private readonly List<(ulong Offset, ulong Length, string Name)> _metadataIndexes = [];
     private long _position;
-    private uint _dataCrc;
+    private readonly Crc32 _dataCrc = new();   // running CRC of the data section (MCAP DataEnd)
     private bool _dataEnded;
     private bool _completed;
     private bool _disposed;
@@ -274,7 +275,7 @@ public sealed class McapWriter : IDisposable
         CloseChunk();
         _completed = true;
 
-        _stageRecords.WriteDataEnd(_dataCrc);
+        _stageRecords.WriteDataEnd(_dataCrc.GetCurrentHashAsUInt32());
         Emit(flush: false);
         _dataEnded = true;
 
@@ -312,7 +313,10 @@ public sealed class McapWriter : IDisposable
         BinaryPrimitives.WriteUInt64LittleEndian(footerPrefix[1..], 20);
         BinaryPrimitives.WriteUInt64LittleEndian(footerPrefix[9..], summaryStart);
         BinaryPrimitives.WriteUInt64LittleEndian(footerPrefix[17..], summaryOffsetStart);
-        var summaryCrc = Crc32.Append(Crc32.Compute(_stage.WrittenSpan), footerPrefix);
+        var summary = new Crc32();
+        summary.Append(_stage.WrittenSpan);
+        summary.Append(footerPrefix);
+        var summaryCrc = summary.GetCurrentHashAsUInt32();
         _stageRecords.WriteFooter(summaryStart, summaryOffsetStart, summaryCrc);
         _stageRecords.WriteMagic();
         Emit(flush: true);
@@ -351,7 +355,7 @@ public sealed class McapWriter : IDisposable
         var records = _chunk.Records;
         var chunkStart = (ulong)_position;
         var chunkLength = (ulong)_stageRecords.WriteChunk(
-            _chunk.MessageStartTime, _chunk.MessageEndTime, (ulong)records.Length, Crc32.Compute(records), Compression, records);
+            _chunk.MessageStartTime, _chunk.MessageEndTime, (ulong)records.Length, Crc32.HashToUInt32(records), Compression, records);
         var indexOffsets = new List<KeyValuePair<ushort, ulong>>();
         ulong indexLength = 0;
         foreach (var (channelId, entries) in _chunk.Indexes)
@@ -372,7 +376,7 @@ public sealed class McapWriter : IDisposable
         var bytes = _stage.WrittenSpan;
         if (!_dataEnded)
         {
-            _dataCrc = Crc32.Append(_dataCrc, bytes);
+            _dataCrc.Append(bytes);
         }
         _stream.Write(bytes);
         _position += bytes.Length;
