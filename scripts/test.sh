@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole CausalTap test suite on this machine: set-up (installs everything), every .NET test
-# project (unit, interop with real gRPC peers, ONNX Runtime incl. WebGPU via lavapipe), then Python tests.
+# project (unit, interop with real gRPC peers, ONNX Runtime provider policy), then Python tests.
 # Ends with one summary line: "Tests: N passed, N failed, N skipped".
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -8,7 +8,6 @@ cd "$ROOT"
 ./scripts/setup.sh || { echo "set-up failed"; exit 1; }
 touch "$ROOT/.deps/build.stamp"
 
-export CAUSALTAP_ORT_LIB="$ROOT/.deps/onnxruntime/libonnxruntime.so.1"
 export CAUSALTAP_HOME="$ROOT"
 # CAUSALTAP_TEST_THREADS=N runs ONNX Runtime (sessions that set no count) and PyTorch on N threads, to check
 # that no numeric tolerance depends on the thread count (issue 12: run it with 1 and with 2).

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Reflection;
 using System.Text.Json;
-using CausalTap.Onnx;
 using CausalTap.Tracking;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Cli;
 
@@ -13,29 +14,29 @@ internal static class InfoCommand
         typeof(InfoCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
         ?? "unknown";
 
-    /// <summary>Version, ONNX Runtime version and the execution providers the loaded library offers.</summary>
+    /// <summary>
+    /// Version, ONNX Runtime version, the providers the library was built with and, for each, whether it loads here
+    /// (ORT lists CUDA and TensorRT whether or not CUDA 13, cuDNN 9 and libnvinfer are installed; appending says).
+    /// </summary>
     public static int PrintVersion(TextWriter output)
     {
         output.WriteLine($"causaltap {ToolVersion}");
         try
         {
-            OrtEnvironment env = OrtEnvironment.Instance;
-            output.WriteLine($"onnxruntime {env.Version} ({env.LibraryPath})");
-            // ORT lists CUDA/TensorRT even when their plugin libraries are absent; say which ones really work.
-            var listed = env.GetAvailableProviders();
-            var usable = listed.Where(p => ExecutionProviders.GetMissingPluginFiles(p, env.LibraryPath).Count == 0).ToList();
-            output.WriteLine($"execution providers: {string.Join(", ", usable)}");
-            foreach (string provider in listed.Except(usable))
+            output.WriteLine($"onnxruntime {ExecutionProviders.OrtVersion} (Microsoft.ML.OnnxRuntime.Gpu.Linux, {ExecutionProviders.NativeDirectory})");
+            IReadOnlyList<ProviderStatus> survey = ExecutionProviders.Survey();
+            output.WriteLine($"execution providers: {string.Join(", ", survey.Select(p => p.OrtName))}");
+            output.WriteLine($"loads here: {string.Join(", ", survey.Where(p => p.Loads).Select(p => p.Name))}");
+            foreach (ProviderStatus provider in survey.Where(p => !p.Loads))
             {
-                string missing = string.Join(", ", ExecutionProviders.GetMissingPluginFiles(provider, env.LibraryPath));
-                output.WriteLine($"  {provider}: listed by the library but not usable here ({missing} missing); point CAUSALTAP_ORT_LIB at an ORT build with it");
+                output.WriteLine($"  {provider.Name}: does not load here: {provider.Unavailable}");
             }
             return 0;
         }
-        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
+        catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or TypeInitializationException)
         {
             output.WriteLine($"onnxruntime: not loaded: {ex.Message}");
-            output.WriteLine("Run ./scripts/setup.sh (or use ./causaltap, which runs it) to install the native library.");
+            output.WriteLine("Rebuild with ./scripts/setup.sh (or use ./causaltap, which runs it): libonnxruntime.so comes with the build.");
             return 1;
         }
     }

@@ -1,13 +1,16 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using CausalTap.Onnx;
+using System.Runtime.InteropServices;
 using CausalTap.Tracking.Evaluation;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace CausalTap.Cli;
 
 /// <summary>
-/// <c>causaltap onnx-run MODEL.onnx INPUTS.npz OUTPUTS.npz [--provider cpu|webgpu] [--repeat N]</c>: runs one ONNX
+/// <c>causaltap onnx-run MODEL.onnx INPUTS.npz OUTPUTS.npz [--provider auto|cpu|cuda|tensorrt] [--repeat N]</c>: runs one ONNX
 /// graph on arrays from an .npz file (matched to the model inputs by name) and writes every model output to an
 /// .npz. For users debugging a model (feed the same arrays to PyTorch and compare) and the harness of the
 /// export parity tests (training/tests/test_export.py). With <c>--repeat N</c> it also times N runs after
@@ -23,13 +26,13 @@ internal static class OnnxRunCommand
         var model = new Argument<FileInfo>("MODEL") { Description = "The .onnx file." };
         var inputs = new Argument<FileInfo>("INPUTS") { Description = ".npz with one array per model input, named like the input." };
         var outputs = new Argument<FileInfo>("OUTPUTS") { Description = ".npz to write (every model output, by name)." };
-        var provider = new Option<string>("--provider")
+        // CPU by default: this is the harness of the export parity tests, which compare against the CPU.
+        var provider = TrackerOptionSet.CreateProviderOption(ExecutionProviders.Cpu);
+        var threads = new Option<int>("--threads")
         {
-            Description = "Execution provider: cpu, webgpu (or cuda/tensorrt with an ORT build that has them).",
-            DefaultValueFactory = _ => ExecutionProviders.Cpu,
+            Description = $"Intra-op threads (0 = ${ProviderPolicy.DefaultThreadsVariable}, else the ONNX Runtime default).",
+            DefaultValueFactory = _ => 0,
         };
-        var strict = new Option<bool>("--strict-provider") { Description = "Fail instead of falling back to CPU when the provider cannot be used." };
-        var threads = new Option<int>("--threads") { Description = "Intra-op threads (0 = ONNX Runtime default).", DefaultValueFactory = _ => 0 };
         var repeat = new Option<int>("--repeat") { Description = "Time this many runs (after --warmup) and print per-run milliseconds.", DefaultValueFactory = _ => 0 };
         var warmup = new Option<int>("--warmup") { Description = "Unmeasured runs before the timed ones (with --repeat).", DefaultValueFactory = _ => 1 };
         var quiet = new Option<bool>("--quiet") { Description = "Print only errors and the timing line." };
@@ -59,17 +62,17 @@ internal static class OnnxRunCommand
 
         var command = new Command("onnx-run", "Run one ONNX graph on .npz inputs (matched by name) and write all outputs to .npz.")
         {
-            model, inputs, outputs, provider, strict, threads, repeat, warmup, quiet, optimization, noCpuFallback, verbose,
+            model, inputs, outputs, provider, threads, repeat, warmup, quiet, optimization, noCpuFallback, verbose,
         };
         command.SetAction(parse => Run(new Settings(
             parse.GetValue(model)!.FullName, parse.GetValue(inputs)!.FullName, parse.GetValue(outputs)!.FullName,
-            parse.GetValue(provider)!, parse.GetValue(strict), parse.GetValue(threads), parse.GetValue(repeat),
+            parse.GetValue(provider)!, parse.GetValue(threads), parse.GetValue(repeat),
             parse.GetValue(warmup), parse.GetValue(quiet), parse.GetValue(optimization)!, parse.GetValue(noCpuFallback), parse.GetValue(verbose)), Console.Out, Console.Error));
         return command;
     }
 
     /// <summary>Parsed arguments.</summary>
-    internal sealed record Settings(string Model, string Inputs, string Outputs, string Provider, bool StrictProvider,
+    internal sealed record Settings(string Model, string Inputs, string Outputs, string Provider,
         int Threads, int Repeat, int Warmup, bool Quiet, string Optimization = "all", bool NoCpuFallback = false, bool Verbose = false);
 
     /// <summary>Runs the command; returns the process exit code (0 ok, 1 runtime failure, 2 bad input).</summary>
@@ -98,45 +101,44 @@ internal static class OnnxRunCommand
         }
 
         InferenceSession session;
+        ProviderChoice choice;
         try
         {
-            if (s.Verbose)
+            var settings = new InferenceSettings(s.Provider, s.Threads)
             {
-                OrtEnvironment.Initialize(logLevel: OrtLoggingLevel.Verbose);
-            }
-            var config = new SessionConfig
-            {
-                IntraOpNumThreads = s.Threads,
-                Providers = [new ExecutionProviderRequest(s.Provider)],
-                StrictProviders = s.StrictProvider || s.NoCpuFallback,
-                GraphOptimizationLevel = s.Optimization switch
+                OptimizationLevel = s.Optimization switch
                 {
-                    "none" => GraphOptimizationLevel.DisableAll,
-                    "basic" => GraphOptimizationLevel.EnableBasic,
-                    "extended" => GraphOptimizationLevel.EnableExtended,
-                    _ => GraphOptimizationLevel.EnableAll,
+                    "none" => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                    "basic" => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                    "extended" => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                    _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
                 },
-                ConfigEntries = s.NoCpuFallback
-                    ? new Dictionary<string, string> { [SessionConfig.DisableCpuEpFallbackKey] = "1" }
-                    : new Dictionary<string, string>(),
+                DisableCpuFallback = s.NoCpuFallback,
+                VerboseLog = s.Verbose,
             };
-            session = InferenceSession.Create(s.Model, config);
+            session = ProviderPolicy.Open(s.Model, settings, out choice);
         }
-        catch (Exception e) when (e is OnnxRuntimeException or OnnxRuntimeLibraryException)
+        catch (ProviderUnavailableException e)
+        {
+            stderr.WriteLine($"onnx-run: {e.Message}");
+            return 1;
+        }
+        catch (OnnxRuntimeException e)
         {
             stderr.WriteLine($"onnx-run: cannot load '{s.Model}': {e.Message}");
             return 1;
         }
 
         using (session)
+        using (var runOptions = new RunOptions())
         {
-            foreach (string warning in session.ProviderSelection.Warnings)
+            foreach (string skipped in choice.Skipped)
             {
-                stderr.WriteLine($"onnx-run: warning: {warning}");
+                stderr.WriteLine($"onnx-run: auto skipped {skipped}");
             }
             if (!s.Quiet)
             {
-                stdout.WriteLine($"model {s.Model} ({session.ProviderSelection})");
+                stdout.WriteLine($"model {s.Model} ({choice})");
                 stdout.Flush();
             }
 
@@ -145,7 +147,7 @@ internal static class OnnxRunCommand
             {
                 var names = new List<string>();
                 var errors = new List<string>();
-                foreach (NodeMetadata input in session.InputMetadata)
+                foreach (GraphTensor input in GraphTensor.Inputs(session))
                 {
                     if (!arrays.TryGetValue(input.Name, out NpyArray? array))
                     {
@@ -184,7 +186,7 @@ internal static class OnnxRunCommand
                 {
                     for (int i = 0; i < (s.Repeat > 0 ? s.Warmup : 0); i++)
                     {
-                        using OrtValueCollection warm = session.Run(names, values);
+                        using var warm = session.Run(runOptions, names, values, session.OutputNames);
                     }
                     var times = new List<double>();
                     var watch = new Stopwatch();
@@ -193,14 +195,15 @@ internal static class OnnxRunCommand
                     for (int i = 0; i < runs; i++)
                     {
                         watch.Restart();
-                        using OrtValueCollection outs = session.Run(names, values);
+                        using var outs = session.Run(runOptions, names, values, session.OutputNames);
                         watch.Stop();
                         times.Add(watch.Elapsed.TotalMilliseconds);
                         if (i == runs - 1)
                         {
-                            for (int o = 0; o < outs.Count; o++)
+                            int o = 0;
+                            foreach (OrtValue output in outs)
                             {
-                                results[outs.Names[o]] = ToNpy(outs[o]);
+                                results[session.OutputNames[o++]] = ToNpy(output);
                             }
                         }
                     }
@@ -213,10 +216,10 @@ internal static class OnnxRunCommand
                         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"timing {Path.GetFileName(s.Model)}: runs={times.Count} median_ms={median:F2} mean_ms={times.Average():F2} " +
                             $"min_ms={times[0]:F2} max_ms={times[^1]:F2} threads={(s.Threads == 0 ? "default" : s.Threads.ToString(CultureInfo.InvariantCulture))} " +
-                            $"provider={session.ProviderSelection.Providers[0]}"));
+                            $"provider={choice.Provider}"));
                     }
                 }
-                catch (OnnxRuntimeException e)
+                catch (Exception e) when (e is OnnxRuntimeException or NotSupportedException)
                 {
                     stderr.WriteLine($"onnx-run: running '{s.Model}' failed: {e.Message}");
                     return 1;
@@ -238,11 +241,11 @@ internal static class OnnxRunCommand
         }
     }
 
-    private static string Describe(NodeMetadata node) =>
+    private static string Describe(GraphTensor node) =>
         $"{node.ElementType} [{string.Join(", ", node.Shape.Select((d, i) => d >= 0 ? d.ToString(CultureInfo.InvariantCulture) : (node.SymbolicDimensions.Count > i && node.SymbolicDimensions[i].Length > 0 ? node.SymbolicDimensions[i] : "?")))}]";
 
     /// <summary>Null when the array's shape fits the input's (static dims equal, dynamic dims anything); else why not.</summary>
-    private static string? CheckShape(NodeMetadata input, NpyArray array)
+    private static string? CheckShape(GraphTensor input, NpyArray array)
     {
         bool ok = input.Shape.Count == array.Rank;
         for (int i = 0; ok && i < array.Rank; i++)
@@ -253,7 +256,7 @@ internal static class OnnxRunCommand
     }
 
     /// <summary>Wraps the array as a tensor of the input's element type (float64 arrays are rounded to float32).</summary>
-    private static OrtValue? ToOrtValue(NodeMetadata input, NpyArray array, out string? problem)
+    private static OrtValue? ToOrtValue(GraphTensor input, NpyArray array, out string? problem)
     {
         problem = null;
         long[] shape = array.Shape.Select(d => (long)d).ToArray();
@@ -275,7 +278,8 @@ internal static class OnnxRunCommand
             case TensorElementType.Bool when kind is NpyElementKind.Bool:
                 return OrtValue.CreateTensorValueFromMemory(array.Bool, shape);
             case TensorElementType.Float16 when kind is NpyElementKind.Float16:
-                return OrtValue.CreateTensorValueFromMemory(array.Get<Half>(), shape);
+                // ORT's managed half type is Float16 (same bits as System.Half).
+                return OrtValue.CreateTensorValueFromMemory(MemoryMarshal.Cast<Half, Float16>(array.Get<Half>()).ToArray(), shape);
             default:
                 problem = $"input '{input.Name}' expects {input.ElementType} elements, the array is {array.DType.Name}";
                 return null;
@@ -285,9 +289,9 @@ internal static class OnnxRunCommand
     /// <summary>Copies an output tensor into an .npy array of the same dtype and shape.</summary>
     private static NpyArray ToNpy(OrtValue value)
     {
-        TensorTypeAndShape info = value.GetTensorTypeAndShape();
+        OrtTensorTypeAndShapeInfo info = value.GetTensorTypeAndShape();
         int[] shape = info.Shape.Select(d => checked((int)d)).ToArray();
-        return info.ElementType switch
+        return info.ElementDataType switch
         {
             TensorElementType.Float => NpyArray.Create(value.GetTensorDataAsSpan<float>().ToArray(), shape),
             TensorElementType.Double => NpyArray.Create(value.GetTensorDataAsSpan<double>().ToArray(), shape),
@@ -295,8 +299,8 @@ internal static class OnnxRunCommand
             TensorElementType.Int32 => NpyArray.Create(value.GetTensorDataAsSpan<int>().ToArray(), shape),
             TensorElementType.UInt8 => NpyArray.Create(value.GetTensorDataAsSpan<byte>().ToArray(), shape),
             TensorElementType.Bool => NpyArray.Create(value.GetTensorDataAsSpan<bool>().ToArray(), shape),
-            TensorElementType.Float16 => NpyArray.Create(value.GetTensorDataAsSpan<Half>().ToArray(), shape),
-            _ => throw new OnnxRuntimeException(ErrorCode.NotImplemented, $"output element type {info.ElementType} cannot be written to .npz"),
+            TensorElementType.Float16 => NpyArray.Create(MemoryMarshal.Cast<Float16, Half>(value.GetTensorDataAsSpan<Float16>()).ToArray(), shape),
+            _ => throw new NotSupportedException($"output element type {info.ElementDataType} cannot be written to .npz"),
         };
     }
 }

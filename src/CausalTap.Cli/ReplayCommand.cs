@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CausalTap.Episodes;
-using CausalTap.Onnx;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
 using TrackingMethod = CausalTap.Tracking.TrackingMethod;
@@ -71,11 +70,10 @@ internal static class ReplayCommand
 
         ModelDirectory directory = ResolveModel(parse.GetValue(options.Model), metadata);
         TrackingMethod method = ResolveMethod(parse.GetValue(options.Method), metadata, directory);
-        var trackerOptions = new TrackerOptions(parse.GetValue(options.Provider) ?? ExecutionProviders.Cpu, parse.GetValue(options.Threads), parse.GetValue(options.StrictProvider));
+        var trackerOptions = new TrackerOptions(parse.GetValue(options.Provider) ?? Tracking.Inference.ExecutionProviders.Auto, parse.GetValue(options.Threads));
         using TrackerModel model = TrackerModel.Load(directory, trackerOptions);
-        foreach (string warning in model.ProviderWarnings) Console.Error.WriteLine($"warning: {warning}");
         string modelName = ModelResolver.DisplayName(directory), methodName = ModelResolver.MethodName(method);
-        Console.Error.WriteLine($"model {modelName} ({directory.Path}), method {methodName}, provider {trackerOptions.Provider}" +
+        Console.Error.WriteLine($"model {modelName} ({directory.Path}), method {methodName}, {model.Provider}" +
                                 (metadata is null ? "" : $"; recorded with {Show(metadata.Model)}, {Show(metadata.Method)}"));
 
         using EpisodeRecorder? recorder = outPath is null ? null : EpisodeRecorder.Create(outPath, (metadata ?? new EpisodeMetadata("", "", "", "", "", 0, 0)) with

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using CausalTap.Onnx;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
 using CausalTap.Server;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +21,7 @@ internal static class ServeCommand
         ("--port", "port", "TCP port (default 50051; 0 = any free port)."),
         ("--models-dir", "models_dir", "Folder of model directories (default: models/ of the install, or $CAUSALTAP_MODELS)."),
         ("--model", "default_model", "Default model name for sessions that name none."),
-        ("--provider", "provider", "Default execution provider: cpu, webgpu, cuda, tensorrt (default cpu)."),
+        ("--provider", "provider", "Default execution provider: auto (TensorRT, else CUDA, else CPU; the default), cpu, cuda or tensorrt. A named provider that cannot load stops the server."),
         ("--threads", "threads", "Intra-op threads per ONNX Runtime session (default 1: streams run in parallel; 0 = ORT default, one per core)."),
         ("--episodes-dir", "episodes_dir", "Where recordings go and Replay/ListEpisodes look (default ./episodes)."),
         ("--max-sessions", "max_sessions", "Open sessions at most (default 16)."),
@@ -113,7 +114,7 @@ internal static class ServeCommand
             Console.Error.WriteLine($"error: default model: {ex.Status.Detail}");
             return CliException.ExitCode;
         }
-        catch (Exception ex) when (ex is IOException or OnnxRuntimeException or OnnxRuntimeLibraryException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or OnnxRuntimeException or OperationCanceledException)
         {
             Console.Error.WriteLine($"error: the server could not start: {ex.Message}");
             return 1;
@@ -122,7 +123,8 @@ internal static class ServeCommand
         Console.WriteLine($"causaltap {TrackerServer.Version} serving on {server.Address} ({(options.TlsEnabled ? "TLS" : "cleartext h2c")}, " +
                           $"{(options.AuthToken is null ? "no auth" : "bearer auth")})");
         Console.WriteLine($"  default model: {server.DefaultModel ?? "(none: sessions must name one)"}; models in {Path.GetFullPath(options.ModelsDirectory)}");
-        Console.WriteLine($"  providers: default {options.Provider}; usable here: {string.Join(", ", UsableProviders())}");
+        Console.WriteLine($"  onnxruntime {ExecutionProviders.OrtVersion}; providers: default {options.Provider}; loads here: " +
+                          string.Join(", ", ExecutionProviders.Survey().Where(p => p.Loads).Select(p => p.Name)));
         Console.WriteLine($"  episodes: {Path.GetFullPath(options.EpisodesDirectory)}");
         Console.WriteLine($"  try: causaltap stream --server {server.Address} VIDEO   then   causaltap subscribe --server {server.Address} --session SESSION_ID");
         Console.WriteLine("  Ctrl-C drains the sessions and stops.");
@@ -137,21 +139,5 @@ internal static class ServeCommand
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         return 0;
-    }
-
-    private static IEnumerable<string> UsableProviders()
-    {
-        try
-        {
-            OrtEnvironment env = OrtEnvironment.Instance;
-            return env.GetAvailableProviders()
-                .Where(p => ExecutionProviders.GetMissingPluginFiles(p, env.LibraryPath).Count == 0)
-                .Select(p => ExecutionProviders.KnownNames.FirstOrDefault(n => ExecutionProviders.ToOrtName(n) == p) ?? p)
-                .ToList();
-        }
-        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
-        {
-            return [$"(ONNX Runtime not loaded: {ex.Message})"];
-        }
     }
 }

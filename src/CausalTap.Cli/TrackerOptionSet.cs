@@ -1,15 +1,16 @@
 using System.CommandLine;
 using CausalTap.Imaging;
 using CausalTap.Imaging.Video;
-using CausalTap.Onnx;
 using CausalTap.Tracking;
 using CausalTap.Tracking.Evaluation;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Cli;
 
 /// <summary>
 /// The options every command that runs the tracker takes: <c>--model</c>, <c>--method</c>, <c>--provider</c>,
-/// <c>--threads</c>, <c>--strict-provider</c>; and the loading of the model they name.
+/// <c>--threads</c>; and the loading of the model they name.
 /// </summary>
 internal sealed class TrackerOptionSet
 {
@@ -23,22 +24,29 @@ internal sealed class TrackerOptionSet
         Description = "Tracking method: fused (TAPIR + GMRW), tapir or gmrw. Default: fused when the model has both families.",
     };
 
-    public Option<string> Provider { get; } = new("--provider")
-    {
-        Description = "Execution provider: cpu, webgpu (or cuda/tensorrt with an ORT build that has them).",
-        DefaultValueFactory = _ => ExecutionProviders.Cpu,
-    };
+    public Option<string> Provider { get; } = CreateProviderOption(ExecutionProviders.Auto);
 
     public Option<int> Threads { get; } = new("--threads")
     {
-        Description = "Intra-op threads per session (0 = ONNX Runtime default).",
+        Description = $"Intra-op threads per session (0 = ${ProviderPolicy.DefaultThreadsVariable}, else the ONNX Runtime default).",
         DefaultValueFactory = _ => 0,
     };
 
-    public Option<bool> StrictProvider { get; } = new("--strict-provider")
+    /// <summary>
+    /// <c>--provider auto|cpu|cuda|tensorrt</c>: auto takes TensorRT, else CUDA, else CPU and says which; a named
+    /// provider that does not load is an error, never a fallback.
+    /// </summary>
+    public static Option<string> CreateProviderOption(string defaultProvider)
     {
-        Description = "Fail instead of falling back to CPU when the provider cannot be used.",
-    };
+        var option = new Option<string>("--provider")
+        {
+            Description = "Execution provider: auto (TensorRT, else CUDA, else CPU, whichever loads), cpu, cuda or tensorrt. " +
+                          "A named provider that cannot load is an error.",
+            DefaultValueFactory = _ => defaultProvider,
+        };
+        option.AcceptOnlyFromAmong([.. ExecutionProviders.Names]);
+        return option;
+    }
 
     public TrackerOptionSet()
     {
@@ -55,7 +63,6 @@ internal sealed class TrackerOptionSet
         command.Add(Method);
         command.Add(Provider);
         command.Add(Threads);
-        command.Add(StrictProvider);
     }
 
     /// <summary>Resolves and loads the model; the caller disposes the result.</summary>
@@ -63,10 +70,9 @@ internal sealed class TrackerOptionSet
     {
         ModelDirectory directory = ModelResolver.Resolve(parse.GetValue(Model));
         TrackingMethod method = ModelResolver.ResolveMethod(parse.GetValue(Method), directory);
-        var options = new TrackerOptions(parse.GetValue(Provider) ?? ExecutionProviders.Cpu, parse.GetValue(Threads), parse.GetValue(StrictProvider));
+        var options = new TrackerOptions(parse.GetValue(Provider) ?? ExecutionProviders.Auto, parse.GetValue(Threads));
         TrackerModel model = TrackerModel.Load(directory, options);
-        foreach (string warning in model.ProviderWarnings) log.WriteLine($"warning: {warning}");
-        log.WriteLine($"model {ModelResolver.DisplayName(directory)} ({directory.Path}), method {ModelResolver.MethodName(method)}, input {directory.InputWidth}x{directory.InputHeight}, provider {options.Provider}");
+        log.WriteLine($"model {ModelResolver.DisplayName(directory)} ({directory.Path}), method {ModelResolver.MethodName(method)}, input {directory.InputWidth}x{directory.InputHeight}, {model.Provider}");
         return new LoadedTracker(directory, model, method, options);
     }
 }
@@ -104,7 +110,12 @@ internal static class CliErrors
             Console.Error.WriteLine($"error: {ex.Message}");
             return CliException.ExitCode;
         }
-        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
+        catch (ProviderUnavailableException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return CliException.ExitCode;
+        }
+        catch (OnnxRuntimeException ex)
         {
             Console.Error.WriteLine($"error: ONNX Runtime: {ex.Message}");
             return 1;

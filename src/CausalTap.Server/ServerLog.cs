@@ -19,6 +19,15 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Stopped.")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "ONNX Runtime {Version}; execution providers: {Providers}.")]
+    public static partial void OnnxRuntime(ILogger logger, string version, string providers);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Default execution {Provider}.")]
+    public static partial void DefaultProvider(ILogger logger, string provider);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Model {Model} loaded: {Provider}.")]
+    public static partial void ModelLoaded(ILogger logger, string model, string provider);
+
     [LoggerMessage(EventId = 110, Level = LogLevel.Information,
         Message = "Session {SessionId} opened: camera '{CameraId}', model {Model} ({Method}) on {Provider}, ingest {Policy}/{Queue}{Recording}.")]
     public static partial void SessionOpened(ILogger logger, string sessionId, string cameraId, string model, string method, string provider,

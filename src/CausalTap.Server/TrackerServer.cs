@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using CausalTap.Grpc.Server;
+using CausalTap.Tracking.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -75,7 +76,17 @@ public sealed class TrackerServer : IAsyncDisposable
         }
         X509Certificate2? certificate = options.TlsEnabled ? LoadCertificate(options) : null;
 
-        var models = new ModelCache(options, warning => ServerLog.Warning(logger, warning));
+        ServerLog.OnnxRuntime(logger, ExecutionProviders.OrtVersion, ExecutionProviders.Describe(ExecutionProviders.Survey()));
+        try
+        {
+            // A named default provider that does not load stops the start here, with ORT's reason.
+            ServerLog.DefaultProvider(logger, ProviderPolicy.Choose(options.Provider).ToString());
+        }
+        catch (Exception ex) when (ex is ProviderUnavailableException or ArgumentException)
+        {
+            throw new ServerConfigurationException($"provider: {ex.Message}");
+        }
+        var models = new ModelCache(options, (model, provider) => ServerLog.ModelLoaded(logger, model, provider));
         if (engines is null && models.DefaultModelName is not null)
         {
             await Task.Run(() => models.Get("", "", out _, out _), cancellationToken).ConfigureAwait(false);

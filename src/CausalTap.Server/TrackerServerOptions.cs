@@ -21,8 +21,8 @@ public sealed class TrackerServerOptions
     /// <summary>Model used when OpenSession names none; null = the model marked default, "causaltap-default", or the only one.</summary>
     public string? DefaultModel { get; set; }
 
-    /// <summary>Execution provider used when OpenSession names none ("cpu", "webgpu", "cuda", ...).</summary>
-    public string Provider { get; set; } = "cpu";
+    /// <summary>Execution provider used when OpenSession names none: auto (TensorRT, else CUDA, else CPU), cpu, cuda or tensorrt.</summary>
+    public string Provider { get; set; } = "auto";
 
     /// <summary>
     /// Intra-op threads per ONNX Runtime session (0 = ONNX Runtime default: one per core). Default 1: each stream's

@@ -3,9 +3,9 @@ using System.Security.Cryptography;
 using System.Text;
 using CausalTap.Grpc;
 using CausalTap.Grpc.Server;
-using CausalTap.Onnx;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
+using CausalTap.Tracking.Inference;
 using Microsoft.Extensions.Logging;
 
 namespace CausalTap.Server;
@@ -118,20 +118,11 @@ internal sealed partial class TrackerService
                 MaxFrameHeight = (uint)_options.MaxFrameHeight,
             },
         };
-        try
+        info.OnnxruntimeVersion = ExecutionProviders.OrtVersion;
+        // ORT lists CUDA/TensorRT whether or not their libraries load here: report only the ones that load.
+        foreach (ProviderStatus provider in ExecutionProviders.Survey())
         {
-            OrtEnvironment env = OrtEnvironment.Instance;
-            info.OnnxruntimeVersion = env.Version;
-            // ORT lists CUDA/TensorRT even when their plugin libraries are missing: report only usable ones.
-            foreach (string ortName in env.GetAvailableProviders())
-            {
-                if (ExecutionProviders.GetMissingPluginFiles(ortName, env.LibraryPath).Count == 0)
-                    info.Providers.Add(ModelCache.ShortProviderName(ortName));
-            }
-        }
-        catch (Exception ex) when (ex is OnnxRuntimeException or OnnxRuntimeLibraryException)
-        {
-            info.OnnxruntimeVersion = $"unavailable: {ex.Message}";
+            if (provider.Loads) info.Providers.Add(provider.Name);
         }
         foreach (ModelDirectory model in _models.ListModels())
         {

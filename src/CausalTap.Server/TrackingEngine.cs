@@ -1,6 +1,7 @@
 using CausalTap.Imaging;
-using CausalTap.Onnx;
 using CausalTap.Tracking;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Server;
 
@@ -72,12 +73,13 @@ internal sealed class ModelCache : ITrackingEngineFactory
     /// <summary>Loaded models by (model directory name, requested provider); guarded by itself.</summary>
     private readonly Dictionary<(string Model, string Provider), Lazy<TrackerModel>> _models = new();
     private readonly TrackerServerOptions _options;
-    private readonly Action<string> _warn;
+    /// <summary>Told (model, provider choice) after each load, for the log.</summary>
+    private readonly Action<string, string> _loaded;
 
-    public ModelCache(TrackerServerOptions options, Action<string> warn)
+    public ModelCache(TrackerServerOptions options, Action<string, string> loaded)
     {
         _options = options;
-        _warn = warn;
+        _loaded = loaded;
         DefaultModelName = ResolveDefaultName();
     }
 
@@ -141,26 +143,29 @@ internal sealed class ModelCache : ITrackingEngineFactory
                 $"model '{modelName}' cannot run method {chosen}: it has {(loaded.HasTapir ? "TAPIR" : "")}{(loaded.HasTapir && loaded.HasGmrw ? " and " : "")}{(loaded.HasGmrw ? "GMRW" : "")} graphs only");
         }
         var engine = new StreamTrackerEngine(new StreamTracker(loaded, chosen));
-        // Report the provider really used (a requested GPU provider may have fallen back to CPU).
-        string used = ShortProviderName(loaded.Providers.Providers.FirstOrDefault() ?? ExecutionProviders.CpuOrtName);
-        return new EngineLease(engine, modelName, used, chosen, loaded.InputWidth, loaded.InputHeight);
+        // Report the provider really used ("auto" resolves to tensorrt, cuda or cpu).
+        return new EngineLease(engine, modelName, loaded.Provider.Provider, chosen, loaded.InputWidth, loaded.InputHeight);
     }
-
-    /// <summary>"CPUExecutionProvider" -> "cpu" and so on; unknown names pass through.</summary>
-    public static string ShortProviderName(string ortName) =>
-        ExecutionProviders.KnownNames.FirstOrDefault(n => ExecutionProviders.ToOrtName(n) == ortName) ?? ortName;
 
     private TrackerModel Load(string directory, string provider)
     {
         try
         {
             TrackerModel model = TrackerModel.Load(ModelDirectory.Open(directory), new TrackerOptions(provider, _options.Threads));
-            foreach (string warning in model.ProviderWarnings) _warn(warning);
+            _loaded(Path.GetFileName(directory), model.Provider.ToString());
             return model;
         }
         catch (ModelLoadException ex)
         {
             throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition, $"model in '{directory}' cannot be loaded: {ex.Message}");
+        }
+        catch (ProviderUnavailableException ex)
+        {
+            throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition, ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument, ex.Message); // unknown provider name
         }
         catch (OnnxRuntimeException ex)
         {

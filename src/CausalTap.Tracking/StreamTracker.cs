@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using CausalTap.Imaging;
-using CausalTap.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Tracking;
 
@@ -16,10 +16,12 @@ namespace CausalTap.Tracking;
 /// features and causal state, once, at removal time); new points are appended. Results list points in row order.</para>
 /// <para><b>Memory.</b> The causal state is one contiguous pinned float buffer of capacity × S floats, double-buffered:
 /// step reads <c>state</c> from one and ORT writes <c>new_state</c> into the other, then the two swap — the state is
-/// never copied per frame. Every model input and output is an <see cref="OrtValue"/> over a reused pinned buffer;
-/// the per-point ones are recreated only when the number of points changes and the buffers grow (doubling) only when
-/// it exceeds the capacity. The frame is resized and normalised straight into the pinned encoder input. After the
-/// first frame with a given point count, <see cref="Track"/> allocates no managed memory.</para>
+/// never copied per frame. Every model input and output is an <see cref="OrtValue"/> over a reused pinned buffer,
+/// bound once in an <see cref="OrtIoBinding"/> per graph and buffer orientation (two for step and for each GMRW graph,
+/// one per parity of the swap), and each frame runs <see cref="InferenceSession.RunWithBinding"/>. The per-point values
+/// and their bindings are rebuilt only when the number of points changes, and the buffers grow (doubling) only when it
+/// exceeds the capacity. The frame is resized and normalised straight into the pinned encoder input. After the first
+/// frame with a given point count, <see cref="Track"/> allocates no managed memory.</para>
 /// <para><b>GMRW.</b> Keeps the previous frame's <c>gmrw_features</c> (two buffers, swapped each frame); per frame it
 /// runs <c>gmrw_encoder</c> once and <c>gmrw_match</c> once for all points, from each point's previous position — the
 /// previous fused position in <see cref="TrackingMethod.Fused"/>, its own GMRW chain in
@@ -58,26 +60,33 @@ public sealed class StreamTracker : IDisposable
     private readonly float[] _lowres = [], _hires = [];
     private readonly OrtValue? _lowresValue, _hiresValue;
 
-    /// <summary>GMRW features of the previous and of the current frame (swapped every frame).</summary>
-    private float[] _featPrev = [], _featCur = [];
-    private OrtValue? _featPrevValue, _featCurValue;
+    /// <summary>GMRW features, two buffers: the current frame's go to [_featParity], the previous frame's are in the other.</summary>
+    private readonly float[][] _feat = [[], []];
+    private readonly OrtValue?[] _featValue = new OrtValue?[2];
+    private int _featParity;
 
-    /// <summary>Whether <see cref="_featPrev"/> holds the features of the previous frame.</summary>
+    /// <summary>Frame index whose features are in the "previous" buffer (for a debug check).</summary>
     private long _featPrevFrame = -1;
 
-    /// <summary>Run argument lists (fixed arrays, elements re-pointed on swaps and count changes).</summary>
-    private readonly OrtValue[] _encIn = new OrtValue[1], _encOut = new OrtValue[2];
-    private readonly OrtValue[] _stepIn = new OrtValue[5], _stepOut = new OrtValue[4];
+    /// <summary>Encoder binding (frame -> grids) and GMRW encoder bindings (frame -> _feat[parity]); bound once.</summary>
+    private readonly OrtIoBinding? _encoderBinding;
+    private readonly OrtIoBinding?[] _gmrwEncoderBinding = new OrtIoBinding?[2];
+
+    /// <summary>Per-point bindings, one per parity (step: state[p] -> state[1-p]; match: features[1-p], [p]), rebuilt with the row values.</summary>
+    private readonly OrtIoBinding?[] _stepBinding = new OrtIoBinding?[2], _matchBinding = new OrtIoBinding?[2];
+
+    /// <summary>Query run argument lists (the query runs only on frames that add points, with per-call values).</summary>
     private readonly OrtValue[] _queryIn = new OrtValue[3], _queryOut = new OrtValue[2];
-    private readonly OrtValue[] _gEncOut = new OrtValue[1];
-    private readonly OrtValue[] _gMatchIn = new OrtValue[3], _gMatchOut = new OrtValue[3];
 
     /// <summary>Row capacity of the per-point buffers and the number of active rows.</summary>
     private int _capacity;
     private int _rows;
 
-    /// <summary>Per-row buffers (capacity rows each, pinned).</summary>
-    private float[] _queryLo = [], _queryHi = [], _stateIn = [], _stateOut = [];
+    /// <summary>Per-row buffers (capacity rows each, pinned). The causal state is _state[_stateParity] (step's input);
+    /// step writes the other one, then the parity flips.</summary>
+    private float[] _queryLo = [], _queryHi = [];
+    private readonly float[][] _state = [[], []];
+    private int _stateParity;
     private float[] _position = [], _occLogit = [], _expdLogit = [];
     private float[] _gPoints = [], _gForward = [], _gBackward = [], _gFb = [];
 
@@ -87,7 +96,7 @@ public sealed class StreamTracker : IDisposable
     private bool[] _isNew = [];
 
     /// <summary>Per-point values over the first <see cref="_valueRows"/> rows (recreated when the count changes).</summary>
-    private OrtValue? _qLoV, _qHiV, _stateInV, _stateOutV, _posV, _occV, _expdV, _gPtsV, _gFwdV, _gBwdV, _gFbV;
+    private OrtValue? _qLoV, _qHiV, _state0V, _state1V, _posV, _occV, _expdV, _gPtsV, _gFwdV, _gBwdV, _gFbV;
     private int _valueRows = -1;
 
     /// <summary>Points added since the last frame (source px), and every live id in add order.</summary>
@@ -119,7 +128,6 @@ public sealed class StreamTracker : IDisposable
         _writer = new ModelInputWriter(_w, _h);
         _frame = GC.AllocateArray<float>(_writer.TensorLength, pinned: true);
         _frameValue = OrtValue.CreateTensorValueFromMemory(_frame, [1, 3, _h, _w]);
-        _encIn[0] = _frameValue;
         if (_useTapir)
         {
             _c = model.LowresDim;
@@ -129,16 +137,24 @@ public sealed class StreamTracker : IDisposable
             _hires = GC.AllocateArray<float>(Count(model.HiresShape), pinned: true);
             _lowresValue = OrtValue.CreateTensorValueFromMemory(_lowres, model.LowresShape.ToArray());
             _hiresValue = OrtValue.CreateTensorValueFromMemory(_hires, model.HiresShape.ToArray());
-            _encOut[0] = _stepIn[0] = _queryIn[0] = _lowresValue;
-            _encOut[1] = _stepIn[1] = _queryIn[1] = _hiresValue;
+            _queryIn[0] = _lowresValue;
+            _queryIn[1] = _hiresValue;
+            _encoderBinding = model.Encoder!.CreateIoBinding();
+            _encoderBinding.BindInput("frame", _frameValue);
+            _encoderBinding.BindOutput("lowres", _lowresValue);
+            _encoderBinding.BindOutput("hires", _hiresValue);
         }
         if (_useGmrw)
         {
             var n = Count(model.GmrwFeatureShape);
-            _featPrev = GC.AllocateArray<float>(n, pinned: true);
-            _featCur = GC.AllocateArray<float>(n, pinned: true);
-            _featPrevValue = OrtValue.CreateTensorValueFromMemory(_featPrev, model.GmrwFeatureShape.ToArray());
-            _featCurValue = OrtValue.CreateTensorValueFromMemory(_featCur, model.GmrwFeatureShape.ToArray());
+            for (var p = 0; p < 2; p++)
+            {
+                _feat[p] = GC.AllocateArray<float>(n, pinned: true);
+                _featValue[p] = OrtValue.CreateTensorValueFromMemory(_feat[p], model.GmrwFeatureShape.ToArray());
+                var binding = _gmrwEncoderBinding[p] = model.GmrwEncoder!.CreateIoBinding();
+                binding.BindInput("frame", _frameValue);
+                binding.BindOutput("gmrw_features", _featValue[p]!);
+            }
         }
         EnsureCapacity(InitialCapacity);
     }
@@ -210,7 +226,7 @@ public sealed class StreamTracker : IDisposable
         var tail = _rows - row - 1;
         if (tail > 0)
         {
-            // Order-preserving compaction; the state that matters between frames is in _stateIn.
+            // Order-preserving compaction; the state that matters between frames is _state[_stateParity].
             Array.Copy(_ids, row + 1, _ids, row, tail);
             Array.Copy(_query, (row + 1) * 2, _query, row * 2, tail * 2);
             Array.Copy(_chain, (row + 1) * 2, _chain, row * 2, tail * 2);
@@ -218,7 +234,8 @@ public sealed class StreamTracker : IDisposable
             {
                 Array.Copy(_queryLo, (row + 1) * _c, _queryLo, row * _c, tail * _c);
                 Array.Copy(_queryHi, (row + 1) * _c2, _queryHi, row * _c2, tail * _c2);
-                Array.Copy(_stateIn, (long)(row + 1) * _s, _stateIn, (long)row * _s, (long)tail * _s);
+                var state = _state[_stateParity];
+                Array.Copy(state, (long)(row + 1) * _s, state, (long)row * _s, (long)tail * _s);
             }
         }
         _rows--;
@@ -280,36 +297,29 @@ public sealed class StreamTracker : IDisposable
         long t2 = t1, t3 = t1, t4 = t1;
         if (_useTapir)
         {
-            _model.Encoder!.Run(TrackerModel.EncoderInputs, _encIn, TrackerModel.EncoderOutputs, _encOut);
+            _model.Encoder!.RunWithBinding(_model.RunOptions, _encoderBinding!);
             t2 = Stopwatch.GetTimestamp();
             if (oldRows < _rows)
             {
                 RunQuery(oldRows, _rows - oldRows);
             }
             t3 = Stopwatch.GetTimestamp();
-            _model.Step!.Run(TrackerModel.StepInputs, _stepIn, TrackerModel.StepOutputs, _stepOut);
-            (_stateIn, _stateOut) = (_stateOut, _stateIn);
-            (_stateInV, _stateOutV) = (_stateOutV, _stateInV);
-            _stepIn[4] = _stateInV!;
-            _stepOut[3] = _stateOutV!;
+            _model.Step!.RunWithBinding(_model.RunOptions, _stepBinding[_stateParity]!);
+            _stateParity ^= 1; // new_state becomes the state: no copy
             t4 = Stopwatch.GetTimestamp();
         }
         var matched = false;
         if (_useGmrw)
         {
-            _gEncOut[0] = _featCurValue!;
-            _model.GmrwEncoder!.Run(TrackerModel.GmrwEncoderInputs, _encIn, TrackerModel.GmrwEncoderOutputs, _gEncOut);
+            _model.GmrwEncoder!.RunWithBinding(_model.RunOptions, _gmrwEncoderBinding[_featParity]!);
             if (oldRows > 0)
             {
                 Debug.Assert(_featPrevFrame == _frameIndex - 1);
                 Array.Copy(_chain, _gPoints, 2 * _rows); // new rows start from their query (results ignored)
-                _gMatchIn[0] = _featPrevValue!;
-                _gMatchIn[1] = _featCurValue!;
-                _model.GmrwMatch!.Run(TrackerModel.GmrwMatchInputs, _gMatchIn, TrackerModel.GmrwMatchOutputs, _gMatchOut);
+                _model.GmrwMatch!.RunWithBinding(_model.RunOptions, _matchBinding[_featParity]!);
                 matched = true;
             }
-            (_featPrev, _featCur) = (_featCur, _featPrev);
-            (_featPrevValue, _featCurValue) = (_featCurValue, _featPrevValue);
+            _featParity ^= 1; // this frame's features become the previous ones
             _featPrevFrame = _frameIndex;
         }
         var t5 = Stopwatch.GetTimestamp();
@@ -344,11 +354,18 @@ public sealed class StreamTracker : IDisposable
         }
         _disposed = true;
         DisposeRowValues();
+        _encoderBinding?.Dispose();
+        foreach (var binding in _gmrwEncoderBinding)
+        {
+            binding?.Dispose();
+        }
         _frameValue.Dispose();
         _lowresValue?.Dispose();
         _hiresValue?.Dispose();
-        _featPrevValue?.Dispose();
-        _featCurValue?.Dispose();
+        foreach (var value in _featValue)
+        {
+            value?.Dispose();
+        }
     }
 
     /// <summary>Per-row estimate from the method's rule, mapped to source px; updates each point's chain position.</summary>
@@ -419,21 +436,21 @@ public sealed class StreamTracker : IDisposable
     /// <summary>Query features of rows [first, first + count) straight into their rows; zeroes their state rows.</summary>
     private void RunQuery(int first, int count)
     {
-        using var points = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_query, 2 * first, 2 * count), [count, 2]);
-        using var lo = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_queryLo, first * _c, count * _c), [count, _c]);
-        using var hi = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_queryHi, first * _c2, count * _c2), [count, _c2]);
+        using var points = Slice(_query, 2 * first, count, 2);
+        using var lo = Slice(_queryLo, first * _c, count, _c);
+        using var hi = Slice(_queryHi, first * _c2, count, _c2);
         _queryIn[2] = points;
         _queryOut[0] = lo;
         _queryOut[1] = hi;
         try
         {
-            _model.Query!.Run(TrackerModel.QueryInputs, _queryIn, TrackerModel.QueryOutputs, _queryOut);
+            _model.Query!.Run(_model.RunOptions, TrackerModel.QueryInputs, _queryIn, TrackerModel.QueryOutputs, _queryOut);
         }
         finally
         {
             _queryIn[2] = _queryOut[0] = _queryOut[1] = null!;
         }
-        _stateIn.AsSpan(first * _s, count * _s).Clear();
+        _state[_stateParity].AsSpan(first * _s, count * _s).Clear();
     }
 
     /// <summary>Grows every per-row buffer to hold <paramref name="rows"/> rows, keeping the active rows.</summary>
@@ -453,8 +470,8 @@ public sealed class StreamTracker : IDisposable
         {
             _queryLo = Grow(_queryLo, cap * _c, _rows * _c);
             _queryHi = Grow(_queryHi, cap * _c2, _rows * _c2);
-            _stateIn = Grow(_stateIn, checked(cap * _s), _rows * _s);
-            _stateOut = GC.AllocateArray<float>(checked(cap * _s), pinned: true);
+            _state[_stateParity] = Grow(_state[_stateParity], checked(cap * _s), _rows * _s);
+            _state[1 - _stateParity] = GC.AllocateArray<float>(checked(cap * _s), pinned: true);
             _position = GC.AllocateArray<float>(cap * 2, pinned: true);
             _occLogit = GC.AllocateArray<float>(cap, pinned: true);
             _expdLogit = GC.AllocateArray<float>(cap, pinned: true);
@@ -476,49 +493,71 @@ public sealed class StreamTracker : IDisposable
         return a;
     }
 
-    /// <summary>Recreates the per-point OrtValues for the current row count (views of the first N rows).</summary>
+    /// <summary>Recreates the per-point OrtValues for the current row count (views of the first N rows) and binds them.</summary>
     private void RebuildRowValues()
     {
         DisposeRowValues();
         var n = _rows;
         if (_useTapir)
         {
-            _qLoV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_queryLo, 0, n * _c), [n, _c]);
-            _qHiV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_queryHi, 0, n * _c2), [n, _c2]);
-            _stateInV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_stateIn, 0, n * _s), [n, _s]);
-            _stateOutV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_stateOut, 0, n * _s), [n, _s]);
-            _posV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_position, 0, 2 * n), [n, 2]);
-            _occV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_occLogit, 0, n), [n]);
-            _expdV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_expdLogit, 0, n), [n]);
-            _stepIn[2] = _qLoV;
-            _stepIn[3] = _qHiV;
-            _stepIn[4] = _stateInV;
-            _stepOut[0] = _posV;
-            _stepOut[1] = _occV;
-            _stepOut[2] = _expdV;
-            _stepOut[3] = _stateOutV;
+            _qLoV = Slice(_queryLo, 0, n, _c);
+            _qHiV = Slice(_queryHi, 0, n, _c2);
+            _state0V = Slice(_state[0], 0, n, _s);
+            _state1V = Slice(_state[1], 0, n, _s);
+            _posV = Slice(_position, 0, n, 2);
+            _occV = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(_occLogit, 0, n), [n]);
+            _expdV = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(_expdLogit, 0, n), [n]);
+            for (var p = 0; p < 2; p++)
+            {
+                var binding = _stepBinding[p] = _model.Step!.CreateIoBinding();
+                binding.BindInput("lowres", _lowresValue!);
+                binding.BindInput("hires", _hiresValue!);
+                binding.BindInput("query_lowres", _qLoV);
+                binding.BindInput("query_hires", _qHiV);
+                binding.BindInput("state", p == 0 ? _state0V : _state1V);
+                binding.BindOutput("position", _posV);
+                binding.BindOutput("occlusion_logit", _occV);
+                binding.BindOutput("expected_dist_logit", _expdV);
+                binding.BindOutput("new_state", p == 0 ? _state1V : _state0V);
+            }
         }
         if (_useGmrw)
         {
-            _gPtsV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_gPoints, 0, 2 * n), [n, 2]);
-            _gFwdV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_gForward, 0, 2 * n), [n, 2]);
-            _gBwdV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_gBackward, 0, 2 * n), [n, 2]);
-            _gFbV = OrtValue.CreateTensorValueFromMemory(new Memory<float>(_gFb, 0, n), [n]);
-            _gMatchIn[2] = _gPtsV;
-            _gMatchOut[0] = _gFwdV;
-            _gMatchOut[1] = _gBwdV;
-            _gMatchOut[2] = _gFbV;
+            _gPtsV = Slice(_gPoints, 0, n, 2);
+            _gFwdV = Slice(_gForward, 0, n, 2);
+            _gBwdV = Slice(_gBackward, 0, n, 2);
+            _gFbV = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(_gFb, 0, n), [n]);
+            for (var p = 0; p < 2; p++)
+            {
+                var binding = _matchBinding[p] = _model.GmrwMatch!.CreateIoBinding();
+                binding.BindInput("prev_features", _featValue[1 - p]!);
+                binding.BindInput("new_features", _featValue[p]!);
+                binding.BindInput("points", _gPtsV);
+                binding.BindOutput("forward", _gFwdV);
+                binding.BindOutput("backward", _gBwdV);
+                binding.BindOutput("fb_error", _gFbV);
+            }
         }
         _valueRows = n;
     }
 
+    /// <summary>A [rows, width] tensor over <paramref name="buffer"/> from float <paramref name="offset"/> on (pinned, not copied).</summary>
+    private static OrtValue Slice(float[] buffer, int offset, int rows, int width) =>
+        OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(buffer, offset, rows * width), [rows, width]);
+
     private void DisposeRowValues()
     {
-        foreach (var v in new[] { _qLoV, _qHiV, _stateInV, _stateOutV, _posV, _occV, _expdV, _gPtsV, _gFwdV, _gBwdV, _gFbV })
+        // Bindings first: they refer to the values.
+        foreach (var binding in new[] { _stepBinding[0], _stepBinding[1], _matchBinding[0], _matchBinding[1] })
+        {
+            binding?.Dispose();
+        }
+        _stepBinding[0] = _stepBinding[1] = _matchBinding[0] = _matchBinding[1] = null;
+        foreach (var v in new[] { _qLoV, _qHiV, _state0V, _state1V, _posV, _occV, _expdV, _gPtsV, _gFwdV, _gBwdV, _gFbV })
         {
             v?.Dispose();
         }
-        _qLoV = _qHiV = _stateInV = _stateOutV = _posV = _occV = _expdV = _gPtsV = _gFwdV = _gBwdV = _gFbV = null;
+        _qLoV = _qHiV = _state0V = _state1V = _posV = _occV = _expdV = _gPtsV = _gFwdV = _gBwdV = _gFbV = null;
         _valueRows = -1;
     }
 

@@ -1,4 +1,6 @@
-using CausalTap.Onnx;
+using CausalTap.Tracking.Inference;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace CausalTap.Tracking;
 
@@ -31,11 +33,8 @@ public sealed class TrackerModel : IDisposable
     /// <summary>The directory the model was loaded from.</summary>
     public ModelDirectory Directory { get; }
 
-    /// <summary>Providers of the first session (all sessions use the same request), and fallback warnings.</summary>
-    public ProviderSelection Providers { get; private set; } = null!;
-
-    /// <summary>Fallback warnings of every session (empty when every session got the requested provider).</summary>
-    public IReadOnlyList<string> ProviderWarnings { get; private set; } = [];
+    /// <summary>The provider every session of the model runs on, and (for auto) what was skipped and why.</summary>
+    public ProviderChoice Provider { get; private set; } = null!;
 
     /// <summary>Model input width.</summary>
     public int InputWidth { get; private set; }
@@ -73,9 +72,10 @@ public sealed class TrackerModel : IDisposable
     internal int HiresDim => (int)HiresShape[1];
 
     /// <summary>
-    /// Creates the sessions of every family the directory has. Provider: <see cref="TrackerOptions.Provider"/> with
-    /// CPU fallback (reported in <see cref="Providers"/>/<see cref="ProviderWarnings"/>) unless strict.
-    /// Throws <see cref="ModelLoadException"/> for a missing, corrupt or mismatched graph.
+    /// Creates the sessions of every family the directory has, all on the provider <see cref="ProviderPolicy"/>
+    /// chooses for <see cref="TrackerOptions.Provider"/> (reported in <see cref="Provider"/>). Throws
+    /// <see cref="ModelLoadException"/> for a missing, corrupt or mismatched graph and
+    /// <see cref="ProviderUnavailableException"/> when an explicitly named provider does not load.
     /// </summary>
     public static TrackerModel Load(ModelDirectory directory, TrackerOptions? options = null)
     {
@@ -90,32 +90,27 @@ public sealed class TrackerModel : IDisposable
         {
             throw new ModelLoadException($"Model '{directory.Name}': model.json does not give the input size (input.width/height).");
         }
-        var config = new SessionConfig
+        var settings = new InferenceSettings(options.Provider, options.IntraOpThreads);
+        var choice = ProviderPolicy.Choose(options.Provider); // once, so that every graph runs on the same provider
+        var model = new TrackerModel(directory)
         {
-            IntraOpNumThreads = options.IntraOpThreads,
-            Providers = string.Equals(ExecutionProviders.ToOrtName(options.Provider), ExecutionProviders.CpuOrtName, StringComparison.Ordinal)
-                ? []
-                : [new ExecutionProviderRequest(options.Provider)],
-            StrictProviders = options.StrictProvider,
+            InputWidth = directory.InputWidth, InputHeight = directory.InputHeight, Provider = choice, RunOptions = new RunOptions(),
         };
-        var model = new TrackerModel(directory) { InputWidth = directory.InputWidth, InputHeight = directory.InputHeight };
         try
         {
             if (directory.HasTapir)
             {
-                model.Encoder = model.Open("encoder", config);
-                model.Query = model.Open("query", config);
-                model.Step = model.Open("step", config);
+                model.Encoder = model.Open("encoder", settings);
+                model.Query = model.Open("query", settings);
+                model.Step = model.Open("step", settings);
                 model.ValidateTapir();
             }
             if (directory.HasGmrw)
             {
-                model.GmrwEncoder = model.Open("gmrw_encoder", config);
-                model.GmrwMatch = model.Open("gmrw_match", config);
+                model.GmrwEncoder = model.Open("gmrw_encoder", settings);
+                model.GmrwMatch = model.Open("gmrw_match", settings);
                 model.ValidateGmrw();
             }
-            model.Providers = model._sessions[0].ProviderSelection;
-            model.ProviderWarnings = model._sessions.SelectMany(s => s.ProviderSelection.Warnings).Distinct().ToArray();
             model.FbThresholdPx = (float)(directory.Card.FbThresholdPx ?? 3.0 * directory.InputWidth / 256.0);
             return model;
         }
@@ -134,9 +129,13 @@ public sealed class TrackerModel : IDisposable
             s.Dispose();
         }
         _sessions.Clear();
+        RunOptions?.Dispose();
     }
 
-    private InferenceSession Open(string key, SessionConfig config)
+    /// <summary>Run options shared by every run on the model's sessions (read-only after load).</summary>
+    internal RunOptions RunOptions { get; private set; } = null!;
+
+    private InferenceSession Open(string key, InferenceSettings settings)
     {
         var path = Directory.GraphPath(key);
         if (!File.Exists(path))
@@ -145,14 +144,14 @@ public sealed class TrackerModel : IDisposable
         }
         try
         {
-            var session = InferenceSession.Create(path, config);
+            var session = ProviderPolicy.Open(path, settings, Provider);
             _sessions.Add(session);
             return session;
         }
-        catch (OnnxRuntimeException e) when (e is not ExecutionProviderException)
+        catch (OnnxRuntimeException e)
         {
             throw new ModelLoadException($"Model '{Directory.Name}': graph '{key}' ({path}) cannot be loaded by ONNX Runtime " +
-                                         $"(corrupt or not an ONNX model?): {e.NativeMessage}", e);
+                                         $"on {Provider.Provider} (corrupt or not an ONNX model?): {e.Message}", e);
         }
     }
 
@@ -212,7 +211,7 @@ public sealed class TrackerModel : IDisposable
     }
 
     /// <summary>Names must be exactly the expected ones, all float32; card shapes must agree with the graph's.</summary>
-    private Dictionary<string, NodeMetadata> Check(string key, InferenceSession session, string[] inputs, string[] outputs)
+    private Dictionary<string, GraphTensor> Check(string key, InferenceSession session, string[] inputs, string[] outputs)
     {
         var file = System.IO.Path.GetFileName(Directory.GraphPath(key));
         void SameNames(IReadOnlyList<string> actual, string[] expected, string what)
@@ -225,7 +224,7 @@ public sealed class TrackerModel : IDisposable
         }
         SameNames(session.InputNames, inputs, "inputs");
         SameNames(session.OutputNames, outputs, "outputs");
-        var all = session.InputMetadata.Concat(session.OutputMetadata).ToDictionary(m => m.Name, StringComparer.Ordinal);
+        var all = GraphTensor.Inputs(session).Concat(GraphTensor.Outputs(session)).ToDictionary(m => m.Name, StringComparer.Ordinal);
         foreach (var m in all.Values)
         {
             if (m.ElementType != TensorElementType.Float)
@@ -269,7 +268,7 @@ public sealed class TrackerModel : IDisposable
         return true;
     }
 
-    private void Expect(string key, NodeMetadata m, IReadOnlyList<long> expected)
+    private void Expect(string key, GraphTensor m, IReadOnlyList<long> expected)
     {
         if (!SameShape(m.Shape, expected))
         {
@@ -278,7 +277,7 @@ public sealed class TrackerModel : IDisposable
         }
     }
 
-    private void RequireStatic(string key, NodeMetadata m, int rank)
+    private void RequireStatic(string key, GraphTensor m, int rank)
     {
         if (m.Shape.Count != rank || m.IsDynamic)
         {

@@ -14,10 +14,10 @@ public enum TrackingMethod
 }
 
 /// <summary>How <see cref="TrackerModel.Load"/> creates its ONNX Runtime sessions.</summary>
-/// <param name="Provider">Execution provider ("cpu", "cuda", "tensorrt", "webgpu"); CPU is always the fallback.</param>
-/// <param name="IntraOpThreads">Threads per session run (0 = ONNX Runtime default).</param>
-/// <param name="StrictProvider">Throw instead of falling back to CPU when <paramref name="Provider"/> cannot be used.</param>
-public sealed record TrackerOptions(string Provider = "cpu", int IntraOpThreads = 0, bool StrictProvider = false);
+/// <param name="Provider">Execution provider: auto (TensorRT, else CUDA, else CPU), cpu, cuda or tensorrt. A named
+/// provider that does not load is an error (<see cref="Inference.ProviderUnavailableException"/>), never a fallback.</param>
+/// <param name="IntraOpThreads">Threads per session run (0 = $CAUSALTAP_ORT_THREADS, else the ONNX Runtime default).</param>
+public sealed record TrackerOptions(string Provider = Inference.ExecutionProviders.Cpu, int IntraOpThreads = 0);
 
 /// <summary>
 /// One point on one frame, in source-image pixels (raster: (0, 0) is the top-left corner of the top-left pixel).

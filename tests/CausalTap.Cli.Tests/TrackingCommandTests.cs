@@ -64,6 +64,38 @@ public sealed class TrackingCommandTests : IDisposable
         Assert.Equal(6, count);
     }
 
+    [Theory]
+    [InlineData("cuda")]
+    [InlineData("tensorrt")]
+    public void Track_with_a_named_provider_that_cannot_load_fails_with_the_reason(string provider)
+    {
+        string video = WriteVideo(frames: 2, width: 64, height: 48);
+        var (rc, output) = CliRunner.Run("track", video, "--points", "10,10", "--out", Path.Combine(_dir, "t.csv"), "--provider", provider);
+        Assert.NotEqual(0, rc);
+        Assert.Contains($"error: Execution provider '{provider}' cannot be used: ", output);
+        Assert.Contains("Failed to load shared library", output);
+        Assert.False(File.Exists(Path.Combine(_dir, "t.csv")), "no silent fallback: nothing may be tracked");
+    }
+
+    [Fact]
+    public void Track_with_auto_picks_cpu_here_and_says_what_it_skipped()
+    {
+        string video = WriteVideo(frames: 2, width: 64, height: 48);
+        var (rc, output) = CliRunner.Run("track", video, "--points", "10,10", "--out", Path.Combine(_dir, "t.csv"), "--provider", "auto");
+        Assert.True(rc == 0, output);
+        Assert.Contains("provider cpu (auto; skipped tensorrt: ", output);
+        Assert.Contains("; cuda: ", output);
+    }
+
+    [Fact]
+    public void Unknown_provider_is_rejected_with_the_accepted_names()
+    {
+        var (rc, output) = CliRunner.Run("track", "x.mp4", "--points", "1,1", "--provider", "webgpu");
+        Assert.NotEqual(0, rc);
+        Assert.Contains("webgpu", output);
+        Assert.Contains("tensorrt", output);
+    }
+
     [Fact]
     public void Track_grid_with_a_later_query_frame_writes_npz_with_tracker_shapes()
     {

@@ -23,7 +23,7 @@ public sealed class ConfigurationTests
         Assert.Equal("tok", o.AuthToken);            // env only
         Assert.Equal(IngestPolicy.Block, o.IngestPolicy);
         Assert.Equal(TimeSpan.FromSeconds(12.5), o.SessionIdleTimeout);
-        Assert.Equal("cpu", o.Provider);             // default kept when a flag is absent
+        Assert.Equal("auto", o.Provider);            // default kept when a flag is absent
 
         o = ServerConfiguration.Bind(ServerConfiguration.Build(json, null, env));
         Assert.Equal(7000, o.Port);
@@ -31,6 +31,19 @@ public sealed class ConfigurationTests
         // ./causaltap.json is picked up from the working directory when no --config is given.
         o = ServerConfiguration.Bind(ServerConfiguration.Build(null, null, new Dictionary<string, string>(), dir));
         Assert.Equal(6000, o.Port);
+    }
+
+    [Theory]
+    [InlineData("cuda")]
+    [InlineData("tensorrt")]
+    public async Task NamedProviderThatCannotLoad_StopsTheStartWithTheReason(string provider)
+    {
+        // Test folders hold no GPU provider libraries, so these never load here: the start must fail, not fall back.
+        TrackerServerOptions options = Servers.Options();
+        options.Provider = provider;
+        var e = await Assert.ThrowsAsync<ServerConfigurationException>(() => TrackerServer.StartAsync(options));
+        Assert.Contains($"Execution provider '{provider}' cannot be used", e.Message);
+        Assert.Contains("Failed to load shared library", e.Message);
     }
 
     [Fact]

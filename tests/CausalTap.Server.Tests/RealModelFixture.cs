@@ -14,7 +14,6 @@ public sealed class RealModelFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        TestSupport.EnsureOrtLibrary();
         TrackerServerOptions options = Servers.Options(EpisodesDirectory);
         options.MaxMessageBytes = MaxMessageBytes;
         options.MaxPointsPerSession = MaxPoints;

@@ -19,15 +19,6 @@ internal static class TestSupport
     /// <summary>../shared/data next to the repository (real clips); absent on some machines.</summary>
     public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
 
-    /// <summary>Points ONNX Runtime at the repo's copy when the test runner did not (scripts/test.sh sets it).</summary>
-    public static void EnsureOrtLibrary()
-    {
-        if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CAUSALTAP_ORT_LIB")))
-        {
-            Environment.SetEnvironmentVariable("CAUSALTAP_ORT_LIB", Path.Combine(RepoRoot, ".deps", "onnxruntime", "libonnxruntime.so.1"));
-        }
-    }
-
     public static string TempDirectory()
     {
         string dir = Path.Combine(Path.GetTempPath(), "causaltap-server-tests", Guid.NewGuid().ToString("N")[..12]);

@@ -26,13 +26,10 @@ public static class E2EEnvironment
 
     public static string PythonClientDir => Path.Combine(RepoRoot, "clients", "python");
 
-    /// <summary>Environment every child process gets: the ONNX Runtime library and the repository as home (models/).</summary>
+    /// <summary>Environment every child process gets: the repository as home (models/).</summary>
     public static void ApplyTo(ProcessStartInfo info)
     {
         info.Environment["CAUSALTAP_HOME"] = RepoRoot;
-        info.Environment["CAUSALTAP_ORT_LIB"] = Environment.GetEnvironmentVariable("CAUSALTAP_ORT_LIB") is { Length: > 0 } lib
-            ? lib
-            : Path.Combine(RepoRoot, ".deps", "onnxruntime", "libonnxruntime.so.1");
         info.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
         info.Environment["PYTHONUNBUFFERED"] = "1";
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CausalTap.Imaging;
-using CausalTap.Onnx;
 using CausalTap.Tracking;
 
 namespace CausalTap.Episodes.Tests.TestSupport;
@@ -13,7 +12,7 @@ public sealed class EpisodeCollection : ICollectionFixture<EpisodeFixture>
 }
 
 /// <summary>
-/// Process-wide set-up for the episode tests: ONNX Runtime (CAUSALTAP_ORT_LIB, else the repo's .deps copy), the bundled
+/// Process-wide set-up for the episode tests: the bundled
 /// default model (models/causaltap-default, TAPIR only) and <see cref="FrameCount"/> synthetic JPEG frames made by
 /// python's OpenCV (a textured scene panning 3 px right and 2 px down per frame, 160x120).
 /// </summary>
@@ -27,7 +26,6 @@ public sealed class EpisodeFixture : IDisposable
 
     public EpisodeFixture()
     {
-        OrtEnvironment.Initialize(OrtLibraryPath());
         ModelPath = Path.Combine(RepoRoot, "models", "causaltap-default");
         // One intra-op thread: the tests share two cores with other work, and it keeps runs comparable.
         Model = TrackerModel.Load(ModelDirectory.Open(ModelPath), new TrackerOptions(IntraOpThreads: 1));
@@ -59,19 +57,6 @@ public sealed class EpisodeFixture : IDisposable
     {
         Model.Dispose();
         _frames.Dispose();
-    }
-
-    public static string OrtLibraryPath()
-    {
-        var fromEnv = Environment.GetEnvironmentVariable(OrtEnvironment.LibraryPathVariable);
-        if (!string.IsNullOrEmpty(fromEnv))
-        {
-            return fromEnv;
-        }
-        var candidate = Path.Combine(RepoRoot, ".deps", "onnxruntime", "libonnxruntime.so.1");
-        return File.Exists(candidate)
-            ? candidate
-            : throw new InvalidOperationException($"Set {OrtEnvironment.LibraryPathVariable} to libonnxruntime.so.1 (scripts/setup.sh installs it).");
     }
 
     /// <summary>Runs /usr/bin/python3 with <paramref name="args"/>; returns stdout, throws with stderr on failure.</summary>

@@ -35,7 +35,7 @@ public sealed class ModelDirTests : IDisposable
         Assert.Equal(3.0, md.Card.FbThresholdPx);
         Assert.Empty(md.VerifyChecksums());
         using var model = TrackerModel.Load(md, new TrackerOptions(IntraOpThreads: 1));
-        Assert.Contains("CPUExecutionProvider", model.Providers.Providers);
+        Assert.Equal("cpu", model.Provider.Provider);
         Assert.Equal(10240, model.StateFloatsPerPoint);
         Assert.Equal([1L, 128, 32, 32], model.LowresShape);
     }

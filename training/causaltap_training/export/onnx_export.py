@@ -6,7 +6,7 @@
 Each GraphInfo carries the file name, its sha256 and the input/output table (names, dtypes, shapes with the
 dynamic axis named, meaning) that `card.write_model_card` puts into model.json. The graphs use only 4-D
 sampling (GridSample on 4-D maps for TAPIR, Gather for GMRW); `check_graph` rejects any op outside
-`ALLOWED_OPS` so that a model change that would add an op the CPU or WebGPU providers lack fails loudly.
+`ALLOWED_OPS` so that a model change that would add an op the CPU or CUDA providers lack fails loudly.
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Runs exported graphs in ONNX Runtime through `causaltap onnx-run` (our C# binding; there is no Python ORT here).
+"""Runs exported graphs in ONNX Runtime through `causaltap onnx-run` (the C# engine; there is no Python ORT here).
 
   outputs = onnx_run("models/x/step.onnx", {"lowres": ..., ...})   # dict of numpy arrays, by output name
 
-The CLI must be built (`./scripts/setup.sh`, or `dotnet build src/CausalTap.Cli -c Release`); the ONNX Runtime
-library is $CAUSALTAP_ORT_LIB, else the one set-up installs in .deps/onnxruntime/.
+The CLI must be built (`./scripts/setup.sh`, or `dotnet build src/CausalTap.Cli -c Release`); ONNX Runtime comes with
+it (the Microsoft.ML.OnnxRuntime.Gpu.Linux NuGet package, copied into the CLI's output folder).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CLI_DLL = REPO_ROOT / "src" / "CausalTap.Cli" / "bin" / "Release" / "net10.0" / "causaltap.dll"
-DEFAULT_ORT_LIB = REPO_ROOT / ".deps" / "onnxruntime" / "libonnxruntime.so.1"
+ORT_LIB = CLI_DLL.parent / "runtimes" / "linux-x64" / "native" / "libonnxruntime.so"
 
 
 class OnnxRunUnavailable(RuntimeError):
@@ -33,17 +33,12 @@ class OnnxRunError(RuntimeError):
         self.returncode = returncode
 
 
-def ort_library() -> Path:
-    return Path(os.environ.get("CAUSALTAP_ORT_LIB") or DEFAULT_ORT_LIB)
-
-
 def check_available() -> None:
     """Raises OnnxRunUnavailable with what to do when the CLI, dotnet or the ORT library is missing."""
     if not CLI_DLL.exists():
         raise OnnxRunUnavailable(f"{CLI_DLL} not found: run ./scripts/setup.sh (it builds the CLI in Release)")
-    if not ort_library().exists():
-        raise OnnxRunUnavailable(f"ONNX Runtime library {ort_library()} not found: run ./scripts/setup.sh "
-                                 "or set CAUSALTAP_ORT_LIB")
+    if not ORT_LIB.exists():
+        raise OnnxRunUnavailable(f"ONNX Runtime library {ORT_LIB} not found: run ./scripts/setup.sh (the build copies it)")
     try:
         subprocess.run(["dotnet", "--version"], capture_output=True, check=True, timeout=60)
     except (OSError, subprocess.CalledProcessError) as e:
@@ -52,7 +47,6 @@ def check_available() -> None:
 
 def _env() -> dict:
     env = dict(os.environ)
-    env["CAUSALTAP_ORT_LIB"] = str(ort_library())
     env.setdefault("DOTNET_CLI_TELEMETRY_OPTOUT", "1")
     env.setdefault("DOTNET_NOLOGO", "1")
     return env
