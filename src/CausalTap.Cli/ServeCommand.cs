@@ -27,6 +27,9 @@ internal static class ServeCommand
         ("--max-sessions", "max_sessions", "Open sessions at most (default 16)."),
         ("--max-points", "max_points_per_session", "Query points per session at most (default 256)."),
         ("--max-message-bytes", "max_message_bytes", "Largest gRPC message either way (default 16777216)."),
+        ("--max-concurrent-streams", "max_concurrent_streams", "HTTP/2 streams (calls) per connection at most (default 100)."),
+        ("--max-connections", "max_connections", "Client connections at most (default unlimited)."),
+        ("--keepalive-s", "keepalive_s", "HTTP/2 PING after this many idle seconds; 0 = off (default 30)."),
         ("--max-frame-width", "max_frame_width", "Largest frame width accepted (default 4096)."),
         ("--max-frame-height", "max_frame_height", "Largest frame height accepted (default 4096)."),
         ("--ingest-queue", "ingest_queue_frames", "Default ingest queue depth in frames (default 2)."),
@@ -109,7 +112,7 @@ internal static class ServeCommand
             Console.Error.WriteLine($"error: {ex.Message}");
             return CliException.ExitCode;
         }
-        catch (Grpc.RpcException ex)
+        catch (Grpc.Core.RpcException ex)
         {
             Console.Error.WriteLine($"error: default model: {ex.Status.Detail}");
             return CliException.ExitCode;

@@ -4,8 +4,8 @@ using System.Globalization;
 using System.Net.Security;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography.X509Certificates;
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using CausalTap.Imaging;
 using CausalTap.Imaging.Video;
 using CausalTap.Protocol.V1;
@@ -321,13 +321,13 @@ internal sealed class ServerConnection : IDisposable
     private ServerConnection(GrpcChannel channel, string? token)
     {
         Channel = channel;
-        Client = new TrackerClient(channel);
+        Client = new Tracker.TrackerClient(channel);
         _token = string.IsNullOrEmpty(token) ? null : token;
     }
 
     public GrpcChannel Channel { get; }
 
-    public TrackerClient Client { get; }
+    public Tracker.TrackerClient Client { get; }
 
     public static ServerConnection Open(string server, string? token = null, string? tlsCaFile = null)
     {
@@ -374,8 +374,8 @@ internal sealed class ServerConnection : IDisposable
 
     public CallOptions CallOptions(CancellationToken ct)
     {
-        Metadata? headers = _token is null ? null : new Metadata().Add("authorization", "Bearer " + _token);
-        return new CallOptions(headers, CancellationToken: ct);
+        Metadata? headers = _token is null ? null : new Metadata { { "authorization", "Bearer " + _token } };
+        return new CallOptions(headers, cancellationToken: ct);
     }
 
     public void Dispose() => Channel.Dispose();

@@ -1,4 +1,4 @@
-using CausalTap.Grpc;
+using Grpc.Core;
 
 namespace CausalTap.Server;
 
@@ -13,7 +13,7 @@ internal static class EpisodeFiles
                    || name.StartsWith('.') || name.Any(char.IsControl) || name.Length > 255;
         if (bad)
         {
-            throw new RpcException(StatusCode.InvalidArgument,
+            throw new RejectionException(RejectionKind.InvalidArgument,
                 $"{field} '{name}' must be a plain file name in the server's episode directory (no '/', '\\' or '..')");
         }
     }
@@ -26,8 +26,8 @@ internal static class EpisodeFiles
         string path = Path.GetFullPath(Path.Combine(root, name));
         // Belt and braces: whatever the name, the result must sit directly in the episode directory.
         if (!string.Equals(Path.GetDirectoryName(path), Path.TrimEndingDirectorySeparator(root), StringComparison.Ordinal))
-            throw new RpcException(StatusCode.InvalidArgument, $"{field} '{name}' resolves outside the episode directory");
-        if (!File.Exists(path)) throw new RpcException(StatusCode.NotFound, $"episode '{name}' not found in the server's episode directory");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"{field} '{name}' resolves outside the episode directory");
+        if (!File.Exists(path)) throw new RejectionException(RejectionKind.NotFound, $"episode '{name}' not found in the server's episode directory");
         return path;
     }
 }

@@ -9,14 +9,6 @@ namespace CausalTap.Server;
 /// <summary>What ingest learned about a frame without decoding it.</summary>
 internal readonly record struct FrameShape(ImagingFormat Format, int Width, int Height, int Stride);
 
-/// <summary>A frame or command refused with a status code; carried in-band or turned into an RpcException.</summary>
-internal sealed class RejectionException(Grpc.StatusCode code, string message) : Exception(message)
-{
-    public Grpc.StatusCode Code { get; } = code;
-
-    public Grpc.RpcException ToRpcException() => new(Code, Message);
-}
-
 /// <summary>
 /// The cheap checks done at ingest, before a frame is queued: which format (magic bytes), its size (from the JPEG
 /// SOF or PNG IHDR header, or the raw fields) and the raw layout. Full decoding happens later in the engine loop;
@@ -123,5 +115,5 @@ internal static class FrameInspector
         return ((int)width, (int)height);
     }
 
-    private static RejectionException Invalid(string message) => new(Grpc.StatusCode.InvalidArgument, message);
+    private static RejectionException Invalid(string message) => new(RejectionKind.InvalidArgument, message);
 }

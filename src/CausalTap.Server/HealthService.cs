@@ -1,52 +1,53 @@
-using CausalTap.Grpc;
-using CausalTap.Grpc.Server;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Grpc.Health.V1;
 
 namespace CausalTap.Server;
 
 /// <summary>
-/// grpc.health.v1.Health: "" (the whole server) and "causaltap.v1.Tracker" are SERVING until shutdown starts, then
-/// NOT_SERVING. Check on any other name is NOT_FOUND; Watch on another name reports SERVICE_UNKNOWN (as the health
-/// protocol says) and stays open. Health calls never need the auth token: probes have none.
+/// grpc.health.v1.Health (the generated base from Grpc.HealthCheck): "" (the whole server) and
+/// "causaltap.v1.Tracker" are NOT_SERVING until the default model is loaded, SERVING then, and NOT_SERVING again
+/// once shutdown starts. Check on any other name is NOT_FOUND; Watch on another name reports SERVICE_UNKNOWN (as the
+/// health protocol says) and stays open. Health calls never need the auth token: probes have none.
+/// Not Grpc.HealthCheck's HealthServiceImpl: its Watch streams end only when the client goes, so a graceful
+/// shutdown would wait out its whole timeout on any open watcher; <see cref="Stop"/> ends them.
 /// </summary>
-internal sealed class HealthService
+internal sealed class HealthService : Health.HealthBase
 {
     /// <summary>Completed and replaced on every status change; Watch calls wait on it.</summary>
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile bool _serving = true;
+    private volatile bool _serving;
     private readonly CancellationTokenSource _stopped = new();
 
     public bool Serving => _serving;
 
+    /// <summary>The models are loaded: report SERVING.</summary>
+    public void SetServing() => Set(true);
+
     /// <summary>Shutdown has begun: report NOT_SERVING (load balancers stop sending new work).</summary>
-    public void SetNotServing()
+    public void SetNotServing() => Set(false);
+
+    private void Set(bool serving)
     {
-        _serving = false;
+        _serving = serving;
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
     /// <summary>The server is about to stop: end Watch streams (with OK) so the host does not wait on them.</summary>
     public void Stop() => _stopped.Cancel();
 
-    public void Register(GrpcServiceRegistry registry)
-    {
-        registry.AddUnary(TrackerMethods.HealthCheck, CheckAsync);
-        registry.AddServerStreaming(TrackerMethods.HealthWatch, WatchAsync);
-    }
-
-    private static bool IsKnown(string service) => service is "" or TrackerMethods.ServiceName;
+    private static bool IsKnown(string service) => service is "" || service == Tracker.Descriptor.FullName;
 
     private HealthCheckResponse.Types.ServingStatus Current =>
         _serving ? HealthCheckResponse.Types.ServingStatus.Serving : HealthCheckResponse.Types.ServingStatus.NotServing;
 
-    private Task<HealthCheckResponse> CheckAsync(HealthCheckRequest request, ServerCallContext context)
+    public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {
-        if (!IsKnown(request.Service)) throw new RpcException(StatusCode.NotFound, $"unknown service '{request.Service}'");
+        if (!IsKnown(request.Service)) throw new RpcException(new Status(StatusCode.NotFound, $"unknown service '{request.Service}'"));
         return Task.FromResult(new HealthCheckResponse { Status = Current });
     }
 
-    private async Task WatchAsync(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> writer, ServerCallContext context)
+    public override async Task Watch(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> writer, ServerCallContext context)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopped.Token);
         if (!IsKnown(request.Service))

@@ -22,7 +22,7 @@ public static class ServerConfiguration
     public static IReadOnlyList<string> Keys { get; } =
     [
         "host", "port", "models_dir", "default_model", "provider", "threads", "episodes_dir", "max_sessions",
-        "max_points_per_session", "max_message_bytes", "max_frame_width", "max_frame_height", "ingest_queue_frames",
+        "max_points_per_session", "max_message_bytes", "max_concurrent_streams", "max_connections", "keepalive_s", "max_frame_width", "max_frame_height", "ingest_queue_frames",
         "ingest_policy", "subscriber_queue_updates", "idle_timeout_s", "tls_cert", "tls_key", "auth_token",
         "auth_token_file", "allow_insecure", "shutdown_timeout_s",
     ];
@@ -89,6 +89,9 @@ public static class ServerConfiguration
         o.MaxSessions = Int(configuration, "max_sessions") ?? o.MaxSessions;
         o.MaxPointsPerSession = Int(configuration, "max_points_per_session") ?? o.MaxPointsPerSession;
         o.MaxMessageBytes = Int(configuration, "max_message_bytes") ?? o.MaxMessageBytes;
+        o.MaxConcurrentStreams = Int(configuration, "max_concurrent_streams") ?? o.MaxConcurrentStreams;
+        o.MaxConnections = Int(configuration, "max_connections") ?? o.MaxConnections;
+        o.KeepAlivePingInterval = Seconds(configuration, "keepalive_s") ?? o.KeepAlivePingInterval;
         o.MaxFrameWidth = Int(configuration, "max_frame_width") ?? o.MaxFrameWidth;
         o.MaxFrameHeight = Int(configuration, "max_frame_height") ?? o.MaxFrameHeight;
         o.IngestQueueFrames = Int(configuration, "ingest_queue_frames") ?? o.IngestQueueFrames;

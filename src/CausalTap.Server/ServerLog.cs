@@ -39,7 +39,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 120, Level = LogLevel.Warning,
         Message = "Session {SessionId}: frame {Sequence} rejected ({Code}): {Reason} (+{Suppressed} more not logged in the last second).")]
-    public static partial void FrameRejected(ILogger logger, string sessionId, ulong sequence, Grpc.StatusCode code, string reason, int suppressed);
+    public static partial void FrameRejected(ILogger logger, string sessionId, ulong sequence, RejectionKind code, string reason, int suppressed);
 
     [LoggerMessage(EventId = 121, Level = LogLevel.Error, Message = "Session {SessionId}: the engine failed on frame {Sequence}.")]
     public static partial void EngineFailed(ILogger logger, string sessionId, ulong sequence, Exception exception);
@@ -48,5 +48,5 @@ internal static partial class ServerLog
     public static partial void RecordingFailed(ILogger logger, string sessionId, string path, Exception exception);
 
     [LoggerMessage(EventId = 130, Level = LogLevel.Warning, Message = "{Method} from {Peer} failed: {Code} {Detail}")]
-    public static partial void CallFailed(ILogger logger, string method, string peer, Grpc.StatusCode code, string detail);
+    public static partial void CallFailed(ILogger logger, string method, string peer, Grpc.Core.StatusCode code, string detail);
 }

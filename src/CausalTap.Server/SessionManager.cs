@@ -1,6 +1,6 @@
 using System.Buffers.Text;
 using System.Security.Cryptography;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Microsoft.Extensions.Logging;
 using TrackingMethod = CausalTap.Tracking.TrackingMethod;
@@ -55,37 +55,37 @@ internal sealed class SessionManager : IAsyncDisposable
         get { lock (_lock) return _open.Count; }
     }
 
-    /// <summary>Opens a session; throws <see cref="RpcException"/> with the status the contract gives.</summary>
+    /// <summary>Opens a session; throws <see cref="RejectionException"/> with the status the contract gives.</summary>
     public TrackingSession Open(OpenSessionRequest request)
     {
-        if (string.IsNullOrWhiteSpace(request.CameraId)) throw new RpcException(StatusCode.InvalidArgument, "camera_id is required (free text naming the camera)");
+        if (string.IsNullOrWhiteSpace(request.CameraId)) throw new RejectionException(RejectionKind.InvalidArgument, "camera_id is required (free text naming the camera)");
         if ((request.FrameWidth == 0) != (request.FrameHeight == 0))
-            throw new RpcException(StatusCode.InvalidArgument, $"frame_width and frame_height go together (got {request.FrameWidth}x{request.FrameHeight}); 0x0 = taken from the first frame");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"frame_width and frame_height go together (got {request.FrameWidth}x{request.FrameHeight}); 0x0 = taken from the first frame");
         if (request.FrameWidth > _options.MaxFrameWidth || request.FrameHeight > _options.MaxFrameHeight)
-            throw new RpcException(StatusCode.InvalidArgument, $"frame size {request.FrameWidth}x{request.FrameHeight} is larger than this server's limit {_options.MaxFrameWidth}x{_options.MaxFrameHeight}");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"frame size {request.FrameWidth}x{request.FrameHeight} is larger than this server's limit {_options.MaxFrameWidth}x{_options.MaxFrameHeight}");
         if (request.IngestQueueFrames > MaxIngestQueueFrames)
-            throw new RpcException(StatusCode.InvalidArgument, $"ingest_queue_frames {request.IngestQueueFrames} is over the limit of {MaxIngestQueueFrames}");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"ingest_queue_frames {request.IngestQueueFrames} is over the limit of {MaxIngestQueueFrames}");
         TrackingMethod? method = request.Method switch
         {
             Protocol.V1.TrackingMethod.Unspecified => null,
             Protocol.V1.TrackingMethod.Fused => TrackingMethod.Fused,
             Protocol.V1.TrackingMethod.Tapir => TrackingMethod.Tapir,
             Protocol.V1.TrackingMethod.Gmrw => TrackingMethod.Gmrw,
-            _ => throw new RpcException(StatusCode.InvalidArgument, $"unknown tracking method {(int)request.Method}"),
+            _ => throw new RejectionException(RejectionKind.InvalidArgument, $"unknown tracking method {(int)request.Method}"),
         };
         IngestPolicy policy = request.IngestPolicy switch
         {
             IngestPolicy.Unspecified => _options.IngestPolicy,
             IngestPolicy.DropOldest or IngestPolicy.Block => request.IngestPolicy,
-            _ => throw new RpcException(StatusCode.InvalidArgument, $"unknown ingest policy {(int)request.IngestPolicy}"),
+            _ => throw new RejectionException(RejectionKind.InvalidArgument, $"unknown ingest policy {(int)request.IngestPolicy}"),
         };
         string? episodePath = request.Record ? EpisodePath(request) : null;
 
         lock (_lock)
         {
-            if (!_accepting) throw new RpcException(StatusCode.Unavailable, "the server is shutting down");
+            if (!_accepting) throw new RejectionException(RejectionKind.Unavailable, "the server is shutting down");
             if (_open.Count + _opening >= _options.MaxSessions)
-                throw new RpcException(StatusCode.ResourceExhausted, $"the server already has {_options.MaxSessions} open sessions (max_sessions); close one first");
+                throw new RejectionException(RejectionKind.ResourceExhausted, $"the server already has {_options.MaxSessions} open sessions (max_sessions); close one first");
             _opening++;
         }
         EngineLease? lease = null;
@@ -98,7 +98,7 @@ internal sealed class SessionManager : IAsyncDisposable
             lease = _engines.Create(request.Model, request.Provider, method);
             if (episodePath is not null)
             {
-                if (_recorders is null) throw new RpcException(StatusCode.Unimplemented, "this server cannot record episodes");
+                if (_recorders is null) throw new RejectionException(RejectionKind.Unimplemented, "this server cannot record episodes");
                 try
                 {
                     Directory.CreateDirectory(Path.GetDirectoryName(episodePath)!);
@@ -107,7 +107,7 @@ internal sealed class SessionManager : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    throw new RpcException(StatusCode.FailedPrecondition, $"cannot create the episode file '{episodePath}': {ex.Message}");
+                    throw new RejectionException(RejectionKind.FailedPrecondition, $"cannot create the episode file '{episodePath}': {ex.Message}");
                 }
             }
             var settings = new SessionSettings(id, request.CameraId, (int)request.FrameWidth, (int)request.FrameHeight, policy,
@@ -118,7 +118,7 @@ internal sealed class SessionManager : IAsyncDisposable
             {
                 _opening--;
                 counted = false;
-                if (!_accepting) throw new RpcException(StatusCode.Unavailable, "the server is shutting down");
+                if (!_accepting) throw new RejectionException(RejectionKind.Unavailable, "the server is shutting down");
                 _open.Add(id, session);
             }
             ServerLog.SessionOpened(_logger, id, request.CameraId, lease.Model, lease.Method.ToString().ToLowerInvariant(), lease.Provider,
@@ -148,28 +148,28 @@ internal sealed class SessionManager : IAsyncDisposable
     /// <summary>An open session or NOT_FOUND (saying so when it is one that closed recently).</summary>
     public TrackingSession Get(string sessionId)
     {
-        if (string.IsNullOrEmpty(sessionId)) throw new RpcException(StatusCode.InvalidArgument, "session_id is required");
+        if (string.IsNullOrEmpty(sessionId)) throw new RejectionException(RejectionKind.InvalidArgument, "session_id is required");
         lock (_lock)
         {
             if (_open.TryGetValue(sessionId, out TrackingSession? session) && !session.IsClosed) return session;
             TrackingSession? closed = _closed.FirstOrDefault(s => s.Id == sessionId) ?? session;
             if (closed is not null)
-                throw new RpcException(StatusCode.NotFound, $"session {sessionId} is closed ({closed.ToInfo().CloseReason})");
+                throw new RejectionException(RejectionKind.NotFound, $"session {sessionId} is closed ({closed.ToInfo().CloseReason})");
         }
-        throw new RpcException(StatusCode.NotFound, $"unknown session '{sessionId}'");
+        throw new RejectionException(RejectionKind.NotFound, $"unknown session '{sessionId}'");
     }
 
     /// <summary>Info of an open or recently closed session, else NOT_FOUND.</summary>
     public SessionInfo GetInfo(string sessionId)
     {
-        if (string.IsNullOrEmpty(sessionId)) throw new RpcException(StatusCode.InvalidArgument, "session_id is required");
+        if (string.IsNullOrEmpty(sessionId)) throw new RejectionException(RejectionKind.InvalidArgument, "session_id is required");
         lock (_lock)
         {
             if (_open.TryGetValue(sessionId, out TrackingSession? session)) return session.ToInfo();
             TrackingSession? closed = _closed.FirstOrDefault(s => s.Id == sessionId);
             if (closed is not null) return closed.ToInfo();
         }
-        throw new RpcException(StatusCode.NotFound, $"unknown session '{sessionId}'");
+        throw new RejectionException(RejectionKind.NotFound, $"unknown session '{sessionId}'");
     }
 
     /// <summary>The open sessions, oldest first.</summary>
@@ -188,7 +188,7 @@ internal sealed class SessionManager : IAsyncDisposable
             {
                 TrackingSession? closed = _closed.FirstOrDefault(s => s.Id == sessionId);
                 if (closed is not null) return closed.ToInfo();
-                throw new RpcException(StatusCode.NotFound, $"unknown session '{sessionId}'");
+                throw new RejectionException(RejectionKind.NotFound, $"unknown session '{sessionId}'");
             }
             _closed.AddFirst(session);
             while (_closed.Count > ClosedHistory) _closed.RemoveLast();
@@ -213,7 +213,7 @@ internal sealed class SessionManager : IAsyncDisposable
         {
             await CloseAsync(id, reason).ConfigureAwait(false);
         }
-        catch (RpcException)
+        catch (RejectionException)
         {
             // closed meanwhile by someone else
         }
@@ -262,7 +262,7 @@ internal sealed class SessionManager : IAsyncDisposable
         }
         if (!name.EndsWith(".mcap", StringComparison.OrdinalIgnoreCase)) name += ".mcap";
         string path = Path.Combine(Path.GetFullPath(_options.EpisodesDirectory), name);
-        if (File.Exists(path)) throw new RpcException(StatusCode.AlreadyExists, $"episode '{name}' already exists in the episode directory");
+        if (File.Exists(path)) throw new RejectionException(RejectionKind.AlreadyExists, $"episode '{name}' already exists in the episode directory");
         return path;
     }
 

@@ -1,8 +1,13 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using CausalTap.Grpc.Server;
 using CausalTap.Tracking.Inference;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,22 +15,24 @@ namespace CausalTap.Server;
 
 /// <summary>
 /// The running CausalTap server: Kestrel (HTTP/2, cleartext or TLS) serving causaltap.v1.Tracker and
-/// grpc.health.v1.Health through CausalTap.Grpc. <see cref="StartAsync"/> binds and returns once it accepts calls;
+/// grpc.health.v1.Health and server reflection through grpc-dotnet (Grpc.AspNetCore). <see cref="StartAsync"/> binds and returns once it accepts calls;
 /// <see cref="ShutdownAsync"/> drains gracefully (see README "Shutdown").
 /// </summary>
 public sealed class TrackerServer : IAsyncDisposable
 {
-    private readonly GrpcServerHost _host;
+    private readonly WebApplication _app;
     private readonly ModelCache _models;
     private readonly HealthService _health;
     private readonly ILogger _logger;
     private Task? _shutdown;
     private readonly object _shutdownLock = new();
 
-    private TrackerServer(GrpcServerHost host, TrackerServerOptions options, ModelCache models, SessionManager sessions, HealthService health,
-        ILogger logger)
+    private TrackerServer(WebApplication app, int port, string address, TrackerServerOptions options, ModelCache models,
+        SessionManager sessions, HealthService health, ILogger logger)
     {
-        _host = host;
+        _app = app;
+        Port = port;
+        Address = address;
         Options = options;
         _models = models;
         Sessions = sessions;
@@ -40,10 +47,10 @@ public sealed class TrackerServer : IAsyncDisposable
     public TrackerServerOptions Options { get; }
 
     /// <summary>The bound port (the ephemeral one when port 0 was asked).</summary>
-    public int Port => _host.Port;
+    public int Port { get; }
 
     /// <summary>The address clients use, e.g. "http://127.0.0.1:50051" (https with TLS).</summary>
-    public string Address => _host.Address;
+    public string Address { get; }
 
     /// <summary>The default model's name, or null when the models folder has none.</summary>
     public string? DefaultModel => _models.DefaultModelName;
@@ -59,9 +66,12 @@ public sealed class TrackerServer : IAsyncDisposable
     public static Task<TrackerServer> StartAsync(TrackerServerOptions options, ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default) =>
         StartAsync(options, loggerFactory, engines: null, cancellationToken);
 
-    /// <summary>As the public overload, with a replaceable engine factory (tests use fake engines).</summary>
+    /// <summary>
+    /// As the public overload, with a replaceable engine factory (tests use fake engines) and model warm-up (tests
+    /// hold it to watch health say NOT_SERVING meanwhile).
+    /// </summary>
     internal static async Task<TrackerServer> StartAsync(TrackerServerOptions options, ILoggerFactory? loggerFactory,
-        ITrackingEngineFactory? engines, CancellationToken cancellationToken = default)
+        ITrackingEngineFactory? engines, CancellationToken cancellationToken = default, Func<CancellationToken, Task>? warmUp = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -87,39 +97,44 @@ public sealed class TrackerServer : IAsyncDisposable
             throw new ServerConfigurationException($"provider: {ex.Message}");
         }
         var models = new ModelCache(options, (model, provider) => ServerLog.ModelLoaded(logger, model, provider));
-        if (engines is null && models.DefaultModelName is not null)
-        {
-            await Task.Run(() => models.Get("", "", out _, out _), cancellationToken).ConfigureAwait(false);
-        }
-        else if (models.DefaultModelName is null)
-        {
-            ServerLog.Warning(logger, $"no default model in '{options.ModelsDirectory}': OpenSession must name a model");
-        }
         var sessions = new SessionManager(options, engines ?? models, EpisodeSessionRecorder.Create, loggerFactory);
         var health = new HealthService();
-        var registry = new GrpcServiceRegistry();
-        new TrackerService(sessions, models, options, logger).Register(registry);
-        health.Register(registry);
+        var tracker = new TrackerService(sessions, models, options, logger);
 
-        GrpcServerHost host;
+        WebApplication app = BuildHost(options, loggerFactory, certificate, tracker, health);
         try
         {
-            host = await GrpcServerHost.StartAsync(registry,
-                new GrpcServerOptions { MaxReceiveMessageSize = options.MaxMessageBytes, MaxSendMessageSize = options.MaxMessageBytes },
-                options.Host, options.Port, loggerFactory,
-                // gRPC enforces max_message_bytes per message; Kestrel's whole-body cap must not cut in first.
-                kestrel => kestrel.Limits.MaxRequestBodySize = Math.Max(30_000_000L, options.MaxMessageBytes + 5L),
-                certificate).ConfigureAwait(false);
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            await sessions.DisposeAsync().ConfigureAwait(false);
+            models.Dispose();
+            if (ex is IOException) throw new ServerConfigurationException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}");
+            throw;
+        }
+        int port = BoundPort(app, options.Port);
+        string address = $"{(certificate is null ? "http" : "https")}://{ResolveHost(options.Host).ClientHost}:{port}";
+        var server = new TrackerServer(app, port, address, options, models, sessions, health, logger);
+        try
+        {
+            // Health says NOT_SERVING until the default model is loaded (a broken model fails the start here).
+            if (warmUp is not null)
+                await warmUp(cancellationToken).ConfigureAwait(false);
+            else if (engines is null && models.DefaultModelName is not null)
+                await Task.Run(() => models.Get("", "", out _, out _), cancellationToken).ConfigureAwait(false);
+            if (models.DefaultModelName is null)
+                ServerLog.Warning(logger, $"no default model in '{options.ModelsDirectory}': OpenSession must name a model");
         }
         catch
         {
-            await sessions.DisposeAsync().ConfigureAwait(false);
-            models.Dispose();
+            await server.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        string address = host.Address;
+        health.SetServing();
         ServerLog.Listening(logger, address, certificate is not null, options.AuthToken is not null);
-        return new TrackerServer(host, options, models, sessions, health, logger);
+        return server;
     }
 
     /// <summary>
@@ -141,7 +156,7 @@ public sealed class TrackerServer : IAsyncDisposable
         using var cts = new CancellationTokenSource(Options.ShutdownTimeout);
         try
         {
-            await _host.StopAsync(cts.Token).ConfigureAwait(false);
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -154,22 +169,72 @@ public sealed class TrackerServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await ShutdownAsync().ConfigureAwait(false);
-        await _host.DisposeAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>The IP to bind (null = all interfaces), the host clients should dial, and whether only loopback is bound.</summary>
     internal static (IPAddress? Ip, string ClientHost, bool Loopback) ResolveHost(string host)
     {
         if (string.IsNullOrWhiteSpace(host)) throw new ServerConfigurationException("host must not be empty");
-        try
-        {
-            (IPAddress? ip, string clientHost) = GrpcServerHost.ResolveHost(host);
-            return (ip, clientHost, ip is not null && IPAddress.IsLoopback(ip));
-        }
-        catch (ArgumentException)
-        {
+        if (host is "*" or "+" or "0.0.0.0" or "::" or "[::]") return (null, "127.0.0.1", false);
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)) return (IPAddress.Loopback, "127.0.0.1", true);
+        if (!IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? ip))
             throw new ServerConfigurationException($"host '{host}' must be an IP address, 'localhost' or '*'");
-        }
+        string clientHost = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]" : ip.ToString();
+        return (ip, clientHost, IPAddress.IsLoopback(ip));
+    }
+
+    /// <summary>
+    /// Kestrel with HTTP/2 only (h2c needs prior knowledge; with TLS, ALPN picks "h2"), grpc-dotnet serving the
+    /// Tracker, grpc.health.v1 and server reflection. The tracker's interceptor (auth, domain errors, error log)
+    /// runs on the Tracker and reflection services only: health probes carry no token.
+    /// </summary>
+    private static WebApplication BuildHost(TrackerServerOptions options, ILoggerFactory loggerFactory, X509Certificate2? certificate,
+        TrackerService tracker, HealthService health)
+    {
+        (IPAddress? ip, _, _) = ResolveHost(options.Host);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(tracker);
+        builder.Services.AddSingleton(health);
+        builder.Services.AddSingleton(new TrackerCallInterceptor(options.AuthToken, loggerFactory.CreateLogger(ServerLog.Category)));
+        builder.Services.AddGrpc(grpc =>
+        {
+            grpc.MaxReceiveMessageSize = options.MaxMessageBytes;
+            grpc.MaxSendMessageSize = options.MaxMessageBytes;
+        })
+            .AddServiceOptions<TrackerService>(o => o.Interceptors.Add<TrackerCallInterceptor>())
+            .AddServiceOptions<Grpc.Reflection.ReflectionServiceImpl>(o => o.Interceptors.Add<TrackerCallInterceptor>());
+        builder.Services.AddGrpcReflection();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            Action<ListenOptions> http2 = listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (certificate is not null) listen.UseHttps(certificate);
+            };
+            if (ip is null) kestrel.ListenAnyIP(options.Port, http2);
+            else kestrel.Listen(ip, options.Port, http2);
+            // gRPC enforces max_message_bytes per message; Kestrel's whole-body cap must not cut in first.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = options.MaxConcurrentStreams;
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            if (options.KeepAlivePingInterval > TimeSpan.Zero) kestrel.Limits.Http2.KeepAlivePingDelay = options.KeepAlivePingInterval;
+            kestrel.AddServerHeader = false;
+        });
+        WebApplication app = builder.Build();
+        app.MapGrpcService<TrackerService>();
+        app.MapGrpcService<HealthService>();
+        app.MapGrpcReflectionService();
+        return app;
+    }
+
+    /// <summary>The port Kestrel bound (the ephemeral one when 0 was asked).</summary>
+    private static int BoundPort(WebApplication app, int requested)
+    {
+        ICollection<string>? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        return addresses is { Count: > 0 } ? new Uri(addresses.First()).Port : requested;
     }
 
     /// <summary>Loads the PEM certificate (+ key) for Kestrel.</summary>

@@ -44,6 +44,18 @@ public sealed class TrackerServerOptions
     /// <summary>Largest gRPC message in either direction (bytes); a larger request is RESOURCE_EXHAUSTED.</summary>
     public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
 
+    /// <summary>Kestrel: concurrent HTTP/2 streams (calls) per client connection; more wait for a free stream.</summary>
+    public int MaxConcurrentStreams { get; set; } = 100;
+
+    /// <summary>Kestrel: client connections at most (null = unlimited).</summary>
+    public long? MaxConnections { get; set; }
+
+    /// <summary>
+    /// Kestrel: send an HTTP/2 PING after this much silence on a connection, so a dead peer (a robot that lost
+    /// power) is noticed; zero = off.
+    /// </summary>
+    public TimeSpan KeepAlivePingInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Largest accepted frame width (pixels).</summary>
     public int MaxFrameWidth { get; set; } = 4096;
 
@@ -99,6 +111,9 @@ public sealed class TrackerServerOptions
         Positive(MaxFrameWidth, "max_frame_width");
         Positive(MaxFrameHeight, "max_frame_height");
         Positive(IngestQueueFrames, "ingest_queue_frames");
+        Positive(MaxConcurrentStreams, "max_concurrent_streams");
+        if (MaxConnections is <= 0) throw new ServerConfigurationException($"max_connections must be positive, got {MaxConnections}");
+        if (KeepAlivePingInterval < TimeSpan.Zero) throw new ServerConfigurationException("keepalive_s must not be negative");
         Positive(SubscriberQueueUpdates, "subscriber_queue_updates");
         if (MaxMessageBytes < 1024) throw new ServerConfigurationException($"max_message_bytes must be at least 1024, got {MaxMessageBytes}");
         if (Threads < 0) throw new ServerConfigurationException($"threads must be >= 0, got {Threads}");

@@ -1,5 +1,5 @@
 using CausalTap.Episodes;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
 using TrackingMethod = CausalTap.Tracking.TrackingMethod;
@@ -19,7 +19,7 @@ internal sealed partial class TrackerService
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
-            throw new RpcException(StatusCode.InvalidArgument, $"episode '{request.Episode}' cannot be read: {ex.Message}");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"episode '{request.Episode}' cannot be read: {ex.Message}");
         }
 
         // Model: the request's, else the one the episode was recorded with (when this server has it), else the default.
@@ -50,7 +50,7 @@ internal sealed partial class TrackerService
             EpisodeFiles.CheckName(request.OutEpisode, "out_episode");
             string name = request.OutEpisode.EndsWith(".mcap", StringComparison.OrdinalIgnoreCase) ? request.OutEpisode : request.OutEpisode + ".mcap";
             string outPath = Path.Combine(Path.GetFullPath(_options.EpisodesDirectory), name);
-            if (File.Exists(outPath)) throw new RpcException(StatusCode.AlreadyExists, $"episode '{name}' already exists in the episode directory");
+            if (File.Exists(outPath)) throw new RejectionException(RejectionKind.AlreadyExists, $"episode '{name}' already exists in the episode directory");
             output = EpisodeRecorder.Create(outPath, new EpisodeMetadata($"replay-{SessionManager.NewSessionId()}", recorded?.CameraId ?? "",
                 model.Length > 0 ? model : _models.DefaultModelName ?? "", MethodName(method), Version, recorded?.FrameWidth ?? 0, recorded?.FrameHeight ?? 0));
         }
@@ -66,7 +66,7 @@ internal sealed partial class TrackerService
             }
             catch (Exception ex) when (ex is InvalidDataException or IOException)
             {
-                throw new RpcException(StatusCode.DataLoss, $"episode '{request.Episode}' is damaged: {ex.Message}");
+                throw new RejectionException(RejectionKind.DataLoss, $"episode '{request.Episode}' is damaged: {ex.Message}");
             }
         }
         finally

@@ -1,8 +1,5 @@
 using System.Reflection;
-using System.Security.Cryptography;
-using System.Text;
-using CausalTap.Grpc;
-using CausalTap.Grpc.Server;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
 using CausalTap.Tracking.Inference;
@@ -11,18 +8,15 @@ using Microsoft.Extensions.Logging;
 namespace CausalTap.Server;
 
 /// <summary>
-/// The causaltap.v1.Tracker handlers. Each is wrapped by <see cref="Guard{TReq,TResp}(UnaryServerMethod{TReq,TResp})"/>
-/// (and its streaming twins): bearer-token check first, then the handler; a <see cref="RejectionException"/> becomes
-/// its status, and every error status gets one log line.
+/// The causaltap.v1.Tracker handlers on the base class Grpc.Tools generates from proto/causaltap/v1/tracker.proto.
+/// <see cref="TrackerCallInterceptor"/> runs around each: the bearer token, domain rejections to statuses, error log.
 /// </summary>
-internal sealed partial class TrackerService
+internal sealed partial class TrackerService : Tracker.TrackerBase
 {
     private readonly SessionManager _sessions;
     private readonly ModelCache _models;
     private readonly TrackerServerOptions _options;
     private readonly ILogger _logger;
-    /// <summary>"Bearer &lt;token&gt;" as bytes, or null when auth is off.</summary>
-    private readonly byte[]? _expectedAuthorization;
 
     public TrackerService(SessionManager sessions, ModelCache models, TrackerServerOptions options, ILogger logger)
     {
@@ -30,71 +24,44 @@ internal sealed partial class TrackerService
         _models = models;
         _options = options;
         _logger = logger;
-        _expectedAuthorization = options.AuthToken is { } token ? Encoding.ASCII.GetBytes($"Bearer {token}") : null;
     }
 
     /// <summary>The server's version (the assembly's informational version without the commit suffix).</summary>
     public static string Version { get; } =
         typeof(TrackerService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public void Register(GrpcServiceRegistry registry)
-    {
-        registry.AddUnary(TrackerMethods.GetServerInfo, Guard<GetServerInfoRequest, ServerInfo>(GetServerInfoAsync));
-        registry.AddUnary(TrackerMethods.OpenSession, Guard<OpenSessionRequest, SessionInfo>(OpenSessionAsync));
-        registry.AddUnary(TrackerMethods.CloseSession, Guard<CloseSessionRequest, SessionInfo>(CloseSessionAsync));
-        registry.AddUnary(TrackerMethods.GetSession, Guard<GetSessionRequest, SessionInfo>((r, _) => Task.FromResult(_sessions.GetInfo(r.SessionId))));
-        registry.AddUnary(TrackerMethods.ListSessions, Guard<ListSessionsRequest, ListSessionsResponse>(ListSessionsAsync));
-        registry.AddClientStreaming(TrackerMethods.StreamFrames, Guard<Frame, IngestSummary>(StreamFramesAsync));
-        registry.AddUnary(TrackerMethods.SubmitFrame, Guard<Frame, FrameAck>(SubmitFrameAsync));
-        registry.AddServerStreaming(TrackerMethods.Subscribe, Guard<SubscribeRequest, TrackUpdate>(SubscribeAsync));
-        registry.AddUnary(TrackerMethods.AddPoints, Guard<AddPointsRequest, AddPointsResponse>((r, _) => Task.FromResult(_sessions.Get(r.SessionId).AddPoints(r))));
-        registry.AddUnary(TrackerMethods.RemovePoints, Guard<RemovePointsRequest, RemovePointsResponse>((r, _) => Task.FromResult(_sessions.Get(r.SessionId).RemovePoints(r))));
-        registry.AddDuplexStreaming(TrackerMethods.Track, Guard<TrackRequest, TrackEvent>(TrackAsync));
-        registry.AddServerStreaming(TrackerMethods.Replay, Guard<ReplayRequest, TrackUpdate>(ReplayAsync));
-        registry.AddUnary(TrackerMethods.ListEpisodes, Guard<ListEpisodesRequest, ListEpisodesResponse>(ListEpisodesAsync));
-    }
+    // ------------------------------------------------------------------ the Tracker service (generated base)
 
-    // ------------------------------------------------------------------ guard: auth, rejections, error log
+    public override Task<ServerInfo> GetServerInfo(GetServerInfoRequest request, ServerCallContext context) => GetServerInfoAsync(request, context);
 
-    private void Authorize(ServerCallContext context)
-    {
-        if (_expectedAuthorization is null) return;
-        string? header = context.RequestHeaders.GetValue("authorization");
-        if (header is null) throw new RpcException(StatusCode.Unauthenticated, "this server needs `authorization: Bearer <token>` metadata");
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(header), _expectedAuthorization))
-            throw new RpcException(StatusCode.Unauthenticated, "bad bearer token");
-    }
+    public override Task<SessionInfo> OpenSession(OpenSessionRequest request, ServerCallContext context) => OpenSessionAsync(request, context);
 
-    private async Task<T> Run<T>(ServerCallContext context, Func<Task<T>> body)
-    {
-        try
-        {
-            Authorize(context);
-            return await body().ConfigureAwait(false);
-        }
-        catch (RejectionException ex)
-        {
-            ServerLog.CallFailed(_logger, context.Method, context.Peer, ex.Code, ex.Message);
-            throw ex.ToRpcException();
-        }
-        catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
-        {
-            ServerLog.CallFailed(_logger, context.Method, context.Peer, ex.StatusCode, ex.Status.Detail);
-            throw;
-        }
-    }
+    public override Task<SessionInfo> CloseSession(CloseSessionRequest request, ServerCallContext context) => CloseSessionAsync(request, context);
 
-    private UnaryServerMethod<TReq, TResp> Guard<TReq, TResp>(UnaryServerMethod<TReq, TResp> handler) =>
-        (request, context) => Run(context, () => handler(request, context));
+    public override Task<SessionInfo> GetSession(GetSessionRequest request, ServerCallContext context) => Task.FromResult(_sessions.GetInfo(request.SessionId));
 
-    private ClientStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(ClientStreamingServerMethod<TReq, TResp> handler) =>
-        (requests, context) => Run(context, () => handler(requests, context));
+    public override Task<ListSessionsResponse> ListSessions(ListSessionsRequest request, ServerCallContext context) => ListSessionsAsync(request, context);
 
-    private ServerStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(ServerStreamingServerMethod<TReq, TResp> handler) =>
-        (request, writer, context) => Run(context, async () => { await handler(request, writer, context).ConfigureAwait(false); return 0; });
+    public override Task<IngestSummary> StreamFrames(IAsyncStreamReader<Frame> requestStream, ServerCallContext context) => StreamFramesAsync(requestStream, context);
 
-    private DuplexStreamingServerMethod<TReq, TResp> Guard<TReq, TResp>(DuplexStreamingServerMethod<TReq, TResp> handler) =>
-        (requests, writer, context) => Run(context, async () => { await handler(requests, writer, context).ConfigureAwait(false); return 0; });
+    public override Task<FrameAck> SubmitFrame(Frame request, ServerCallContext context) => SubmitFrameAsync(request, context);
+
+    public override Task Subscribe(SubscribeRequest request, IServerStreamWriter<TrackUpdate> responseStream, ServerCallContext context) =>
+        SubscribeAsync(request, responseStream, context);
+
+    public override Task<AddPointsResponse> AddPoints(AddPointsRequest request, ServerCallContext context) =>
+        Task.FromResult(_sessions.Get(request.SessionId).AddPoints(request));
+
+    public override Task<RemovePointsResponse> RemovePoints(RemovePointsRequest request, ServerCallContext context) =>
+        Task.FromResult(_sessions.Get(request.SessionId).RemovePoints(request));
+
+    public override Task Track(IAsyncStreamReader<TrackRequest> requestStream, IServerStreamWriter<TrackEvent> responseStream, ServerCallContext context) =>
+        TrackAsync(requestStream, responseStream, context);
+
+    public override Task Replay(ReplayRequest request, IServerStreamWriter<TrackUpdate> responseStream, ServerCallContext context) =>
+        ReplayAsync(request, responseStream, context);
+
+    public override Task<ListEpisodesResponse> ListEpisodes(ListEpisodesRequest request, ServerCallContext context) => ListEpisodesAsync(request, context);
 
     // ------------------------------------------------------------------ info and sessions
 
@@ -178,7 +145,7 @@ internal sealed partial class TrackerService
                 }
                 else if (frame.SessionId.Length > 0 && frame.SessionId != session.Id)
                 {
-                    throw new RpcException(StatusCode.InvalidArgument, $"frame names session '{frame.SessionId}' but this call streams to session {session.Id}");
+                    throw new RejectionException(RejectionKind.InvalidArgument, $"frame names session '{frame.SessionId}' but this call streams to session {session.Id}");
                 }
                 try
                 {
@@ -249,7 +216,7 @@ internal sealed partial class TrackerService
                 owned = false;
                 break;
             default:
-                throw new RpcException(StatusCode.InvalidArgument, "the first Track message must be `open` or `session_id`");
+                throw new RejectionException(RejectionKind.InvalidArgument, "the first Track message must be `open` or `session_id`");
         }
 
         using IDisposable scope = session.BeginCall();
@@ -297,7 +264,7 @@ internal sealed partial class TrackerService
             {
                 forwarding.Cancel();
                 session.Unsubscribe(subscriber);
-                try { await forward.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (RpcException) { } catch (InvalidOperationException) { }
+                try { await forward.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (RejectionException) { } catch (RpcException) { } catch (InvalidOperationException) { }
                 if (owned) _ = _sessions.CloseAsync(session.Id, "track call ended").ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             }
         }
@@ -320,7 +287,7 @@ internal sealed partial class TrackerService
                     }
                     catch (RejectionException ex)
                     {
-                        return new TrackEvent { FrameRejected = new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)ex.Code, Message = ex.Message } };
+                        return new TrackEvent { FrameRejected = new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)WireStatus.Of(ex.Kind), Message = ex.Message } };
                     }
                 case TrackRequest.ItemOneofCase.AddPoints:
                     CheckSessionId(request.AddPoints.SessionId, session);
@@ -330,20 +297,20 @@ internal sealed partial class TrackerService
                     return new TrackEvent { PointsRemoved = session.RemovePoints(request.RemovePoints) };
                 case TrackRequest.ItemOneofCase.Open:
                 case TrackRequest.ItemOneofCase.SessionId:
-                    throw new RejectionException(StatusCode.InvalidArgument, "only the first Track message may open or attach a session");
+                    throw new RejectionException(RejectionKind.InvalidArgument, "only the first Track message may open or attach a session");
                 default:
-                    throw new RejectionException(StatusCode.InvalidArgument, "empty TrackRequest (set frame, add_points or remove_points)");
+                    throw new RejectionException(RejectionKind.InvalidArgument, "empty TrackRequest (set frame, add_points or remove_points)");
             }
         }
         catch (RejectionException ex)
         {
-            return new TrackEvent { CommandRejected = new CommandRejected { Code = (int)ex.Code, Message = ex.Message } };
+            return new TrackEvent { CommandRejected = new CommandRejected { Code = (int)WireStatus.Of(ex.Kind), Message = ex.Message } };
         }
     }
 
     private static void CheckSessionId(string sessionId, TrackingSession session)
     {
         if (sessionId.Length > 0 && sessionId != session.Id)
-            throw new RejectionException(StatusCode.InvalidArgument, $"message names session '{sessionId}' but this Track call works on session {session.Id}");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"message names session '{sessionId}' but this Track call works on session {session.Id}");
     }
 }

@@ -33,7 +33,7 @@ internal interface ITrackingEngineFactory : IDisposable
 {
     /// <summary>
     /// Creates an engine for <paramref name="model"/> (empty = default) on <paramref name="provider"/> (empty = default)
-    /// with <paramref name="method"/> (null = the model's best). Throws <see cref="Grpc.RpcException"/> with
+    /// with <paramref name="method"/> (null = the model's best). Throws <see cref="RejectionException"/> with
     /// NOT_FOUND for an unknown model and INVALID_ARGUMENT for a method the model cannot run.
     /// </summary>
     EngineLease Create(string model, string provider, TrackingMethod? method);
@@ -94,17 +94,17 @@ internal sealed class ModelCache : ITrackingEngineFactory
     public TrackerModel Get(string model, string provider, out string modelName, out string providerName)
     {
         modelName = string.IsNullOrEmpty(model) ? DefaultModelName
-            ?? throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition,
+            ?? throw new RejectionException(RejectionKind.FailedPrecondition,
                 $"no default model: the models folder '{_options.ModelsDirectory}' has no model marked default; name one in the request")
             : model;
         providerName = string.IsNullOrEmpty(provider) ? _options.Provider : provider.Trim().ToLowerInvariant();
         if (modelName.Contains('/') || modelName.Contains('\\') || modelName is "." or "..")
-            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument, $"model '{modelName}' must be a model name, not a path");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"model '{modelName}' must be a model name, not a path");
         string directory = Path.Combine(_options.ModelsDirectory, modelName);
         if (!File.Exists(Path.Combine(directory, "model.json")))
         {
             string names = string.Join(", ", ListModels().Select(m => m.Name));
-            throw new Grpc.RpcException(Grpc.StatusCode.NotFound, $"model '{modelName}' not found in the server's models folder (available: {names})");
+            throw new RejectionException(RejectionKind.NotFound, $"model '{modelName}' not found in the server's models folder (available: {names})");
         }
         Lazy<TrackerModel> lazy;
         string name = modelName, prov = providerName;
@@ -139,7 +139,7 @@ internal sealed class ModelCache : ITrackingEngineFactory
         };
         if (!supported)
         {
-            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument,
+            throw new RejectionException(RejectionKind.InvalidArgument,
                 $"model '{modelName}' cannot run method {chosen}: it has {(loaded.HasTapir ? "TAPIR" : "")}{(loaded.HasTapir && loaded.HasGmrw ? " and " : "")}{(loaded.HasGmrw ? "GMRW" : "")} graphs only");
         }
         var engine = new StreamTrackerEngine(new StreamTracker(loaded, chosen));
@@ -157,19 +157,19 @@ internal sealed class ModelCache : ITrackingEngineFactory
         }
         catch (ModelLoadException ex)
         {
-            throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition, $"model in '{directory}' cannot be loaded: {ex.Message}");
+            throw new RejectionException(RejectionKind.FailedPrecondition, $"model in '{directory}' cannot be loaded: {ex.Message}");
         }
         catch (ProviderUnavailableException ex)
         {
-            throw new Grpc.RpcException(Grpc.StatusCode.FailedPrecondition, ex.Message);
+            throw new RejectionException(RejectionKind.FailedPrecondition, ex.Message);
         }
         catch (ArgumentException ex)
         {
-            throw new Grpc.RpcException(Grpc.StatusCode.InvalidArgument, ex.Message); // unknown provider name
+            throw new RejectionException(RejectionKind.InvalidArgument, ex.Message); // unknown provider name
         }
         catch (OnnxRuntimeException ex)
         {
-            throw new Grpc.RpcException(Grpc.StatusCode.Unavailable, $"provider '{provider}' cannot run model '{directory}': {ex.Message}");
+            throw new RejectionException(RejectionKind.Unavailable, $"provider '{provider}' cannot run model '{directory}': {ex.Message}");
         }
     }
 

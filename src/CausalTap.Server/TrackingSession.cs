@@ -170,13 +170,13 @@ internal sealed class TrackingSession
                 ThrowIfClosing();
                 if (_frameWidth != 0 && (shape.Width != _frameWidth || shape.Height != _frameHeight))
                 {
-                    throw new RejectionException(Grpc.StatusCode.InvalidArgument,
+                    throw new RejectionException(RejectionKind.InvalidArgument,
                         $"frame is {shape.Width}x{shape.Height} but session {Id} takes {_frameWidth}x{_frameHeight} frames");
                 }
                 long captureNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : receiveNs;
                 if (captureNs < _lastCaptureNs)
                 {
-                    throw new RejectionException(Grpc.StatusCode.OutOfRange,
+                    throw new RejectionException(RejectionKind.OutOfRange,
                         $"frame captured at {captureNs} ns is older than the previous frame ({_lastCaptureNs} ns): frames must arrive in capture order");
                 }
                 var item = new IngestItem(frame, shape, receiveNs, call, null);
@@ -212,7 +212,7 @@ internal sealed class TrackingSession
         }
         catch (RejectionException ex)
         {
-            CountRejection(frame, ex.Code, ex.Message, call);
+            CountRejection(frame, ex.Kind, ex.Message, call);
             throw;
         }
     }
@@ -252,14 +252,14 @@ internal sealed class TrackingSession
         if (item.Call is { } call) Interlocked.Increment(ref call.Dropped);
     }
 
-    private void CountRejection(Frame? frame, Grpc.StatusCode code, string message, IngestCall? call)
+    private void CountRejection(Frame? frame, RejectionKind kind, string message, IngestCall? call)
     {
         Interlocked.Increment(ref _rejected);
         var rejection = new FrameRejected
         {
             Sequence = frame?.Sequence ?? 0,
             CaptureTimeNs = frame?.CaptureTimeNs ?? 0,
-            Code = (int)code,
+            Code = (int)WireStatus.Of(kind),
             Message = message,
         };
         if (call is not null)
@@ -267,11 +267,11 @@ internal sealed class TrackingSession
             Interlocked.Increment(ref call.Rejected);
             call.LastRejection = rejection;
         }
-        LogRejection(rejection, code);
+        LogRejection(rejection, kind);
     }
 
     /// <summary>One log line per rejected frame, at most one per second per session (the rest are counted into the next line).</summary>
-    private void LogRejection(FrameRejected rejection, Grpc.StatusCode code)
+    private void LogRejection(FrameRejected rejection, RejectionKind kind)
     {
         long now = _time.GetTimestamp();
         long next = Interlocked.Read(ref _nextRejectionLog);
@@ -281,7 +281,7 @@ internal sealed class TrackingSession
             return;
         }
         int suppressed = Interlocked.Exchange(ref _suppressedRejections, 0);
-        ServerLog.FrameRejected(_logger, Id, rejection.Sequence, code, rejection.Message, suppressed);
+        ServerLog.FrameRejected(_logger, Id, rejection.Sequence, kind, rejection.Message, suppressed);
     }
 
     // ------------------------------------------------------------------ engine loop
@@ -311,16 +311,16 @@ internal sealed class TrackingSession
             }
             catch (RejectionException ex)
             {
-                CountRejection(frame, ex.Code, ex.Message, null);
-                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)ex.Code, Message = ex.Message }));
+                CountRejection(frame, ex.Kind, ex.Message, null);
+                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)WireStatus.Of(ex.Kind), Message = ex.Message }));
             }
             catch (Exception ex)
             {
                 // The engine failed on a frame it accepted (e.g. an ONNX Runtime error): skip the frame, keep the session.
                 ServerLog.EngineFailed(_logger, Id, frame.Sequence, ex);
                 string message = $"the tracker failed on this frame: {ex.Message}";
-                CountRejection(frame, Grpc.StatusCode.Internal, message, null);
-                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)Grpc.StatusCode.Internal, Message = message }));
+                CountRejection(frame, RejectionKind.Internal, message, null);
+                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)WireStatus.Of(RejectionKind.Internal), Message = message }));
             }
             Touch();
         }
@@ -332,7 +332,7 @@ internal sealed class TrackingSession
         Decode(frame, item.Shape, decoder, image);
         if (image.Width != item.Shape.Width || image.Height != item.Shape.Height)
         {
-            throw new RejectionException(Grpc.StatusCode.InvalidArgument,
+            throw new RejectionException(RejectionKind.InvalidArgument,
                 $"corrupt image: header says {item.Shape.Width}x{item.Shape.Height} but it decodes to {image.Width}x{image.Height}");
         }
         TrackUpdate update;
@@ -392,11 +392,11 @@ internal sealed class TrackingSession
         }
         catch (ImageDecodeException ex)
         {
-            throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"corrupt image ({shape.Format}): {ex.Message}");
+            throw new RejectionException(RejectionKind.InvalidArgument, $"corrupt image ({shape.Format}): {ex.Message}");
         }
         catch (ImagingDependencyException ex)
         {
-            throw new RejectionException(Grpc.StatusCode.Unavailable, ex.Message);
+            throw new RejectionException(RejectionKind.Unavailable, ex.Message);
         }
     }
 
@@ -427,25 +427,25 @@ internal sealed class TrackingSession
     /// <summary>Validates and adds points; they attach to the next frame the engine processes.</summary>
     public AddPointsResponse AddPoints(AddPointsRequest request)
     {
-        if (request.Points.Count == 0) throw new RejectionException(Grpc.StatusCode.InvalidArgument, "AddPoints has no points");
+        if (request.Points.Count == 0) throw new RejectionException(RejectionKind.InvalidArgument, "AddPoints has no points");
         int width = Volatile.Read(ref _frameWidth), height = Volatile.Read(ref _frameHeight);
         for (int i = 0; i < request.Points.Count; i++)
         {
             PointQuery p = request.Points[i];
             string where = $"point {i} ({p.X.ToString(System.Globalization.CultureInfo.InvariantCulture)}, {p.Y.ToString(System.Globalization.CultureInfo.InvariantCulture)})";
             if (!float.IsFinite(p.X) || !float.IsFinite(p.Y))
-                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is not a finite position (NaN or infinite)");
+                throw new RejectionException(RejectionKind.InvalidArgument, $"{where} is not a finite position (NaN or infinite)");
             if (p.X < 0 || p.Y < 0)
-                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is outside the image: coordinates start at 0 (top-left corner)");
+                throw new RejectionException(RejectionKind.InvalidArgument, $"{where} is outside the image: coordinates start at 0 (top-left corner)");
             if (width > 0 && (p.X > width || p.Y > height))
-                throw new RejectionException(Grpc.StatusCode.InvalidArgument, $"{where} is outside the {width}x{height} frame (x in [0, {width}], y in [0, {height}])");
+                throw new RejectionException(RejectionKind.InvalidArgument, $"{where} is outside the {width}x{height} frame (x in [0, {width}], y in [0, {height}])");
         }
         lock (_engineLock)
         {
             if (_engineDisposed) throw ClosedException();
             if (_pointCount + request.Points.Count > Settings.MaxPoints)
             {
-                throw new RejectionException(Grpc.StatusCode.ResourceExhausted,
+                throw new RejectionException(RejectionKind.ResourceExhausted,
                     $"session {Id} has {_pointCount} points; adding {request.Points.Count} would exceed the limit of {Settings.MaxPoints}");
             }
             var response = new AddPointsResponse { QueryFrameIndex = _engine.FrameCount };
@@ -457,7 +457,7 @@ internal sealed class TrackingSession
             {
                 // The engine's own check (e.g. a frame size learnt after ours); ids already added stay, as in the engine.
                 _pointCount = _engine.PointCount;
-                throw new RejectionException(Grpc.StatusCode.InvalidArgument, ex.Message);
+                throw new RejectionException(RejectionKind.InvalidArgument, ex.Message);
             }
             _pointCount = _engine.PointCount;
             Record(r => r.WritePointsAdded(response.QueryFrameIndex, request, response, NowNs()));
@@ -568,8 +568,8 @@ internal sealed class TrackingSession
 
     private void ThrowClosed() => throw ClosedException();
 
-    private Grpc.RpcException ClosedException() =>
-        new(Grpc.StatusCode.Aborted, $"session {Id} is closed ({(_closeReason.Length == 0 ? "closing" : _closeReason)})");
+    private RejectionException ClosedException() =>
+        new(RejectionKind.Aborted, $"session {Id} is closed ({(_closeReason.Length == 0 ? "closing" : _closeReason)})");
 
     // ------------------------------------------------------------------ info
 

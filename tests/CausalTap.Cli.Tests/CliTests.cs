@@ -58,28 +58,4 @@ public class CliTests
             Directory.Delete(dir, recursive: true);
         }
     }
-
-    [Fact]
-    public void Bench_transport_refuses_too_few_calls_for_a_p99()
-    {
-        var (rc, output) = CliRunner.Run("bench", "transport", "--calls", "100");
-        Assert.NotEqual(0, rc);
-        Assert.Contains("at least 2000", output);
-    }
-
-    [Fact]
-    public void Bench_transport_measures_both_scenarios_over_loopback()
-    {
-        var (rc, output) = CliRunner.Run("bench", "transport", "--calls", "2000", "--warmup", "20", "--json");
-        Assert.True(rc == 0, output);
-        using JsonDocument doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
-        foreach (string scenario in new[] { "unary", "pingPong" })
-        {
-            JsonElement s = doc.RootElement.GetProperty(scenario);
-            Assert.Equal(2000, s.GetProperty("Count").GetInt32());
-            double median = s.GetProperty("MedianMs").GetDouble(), p99 = s.GetProperty("P99Ms").GetDouble();
-            Assert.True(median > 0 && p99 >= median && s.GetProperty("MaxMs").GetDouble() >= p99, $"{scenario}: {s}");
-        }
-        Assert.Contains("cores", doc.RootElement.GetProperty("machine").GetString());
-    }
 }

@@ -340,14 +340,14 @@ public sealed class TrackingCommandTests : IDisposable
     }
 
     [Fact]
-    public void Bench_rejects_bad_point_counts_and_keeps_the_transport_subcommand()
+    public void Bench_rejects_bad_point_counts_and_keeps_the_server_subcommand()
     {
         var (rc, output) = CliRunner.Run("bench", "--points", "4,x");
         Assert.NotEqual(0, rc);
         Assert.Contains("--points must be", output);
-        (rc, output) = CliRunner.Run("bench", "transport", "--help");
+        (rc, output) = CliRunner.Run("bench", "server", "--help");
         Assert.Equal(0, rc);
-        Assert.Contains("--calls", output);
+        Assert.Contains("--streams", output);
     }
 
     // ------------------------------------------------------------------------------------------------ helpers

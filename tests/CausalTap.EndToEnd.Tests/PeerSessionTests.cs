@@ -85,6 +85,25 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
     }
 
     [Fact]
+    public async Task Grpcio_lists_and_calls_the_services_through_server_reflection_alone()
+    {
+        JsonElement r = await RunPythonSessionAsync("--reflection");
+        foreach (string version in new[] { "v1", "v1alpha" })
+        {
+            JsonElement listing = r.GetProperty(version);
+            Assert.True(listing.GetProperty("error").ValueKind == JsonValueKind.Null, $"{version}: {listing}");
+            string[] services = listing.GetProperty("services").EnumerateArray().Select(e => e.GetString()!).ToArray();
+            Assert.Contains("causaltap.v1.Tracker", services);
+            Assert.Contains("grpc.health.v1.Health", services);
+        }
+        JsonElement tracker = r.GetProperty("tracker");
+        Assert.True(tracker.GetProperty("error").ValueKind == JsonValueKind.Null, tracker.ToString());
+        string[] methods = tracker.GetProperty("methods").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        Assert.Equal(Tracker.Descriptor.Methods.Select(m => m.Name).Order(), methods);
+        Assert.False(string.IsNullOrEmpty(tracker.GetProperty("server_info_version").GetString()));
+    }
+
+    [Fact]
     public async Task Python_example_client_streams_a_video_and_prints_updates()
     {
         E2EEnvironment.RequirePython();
@@ -203,7 +222,7 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
             Assert.Equal(SessionState.Closed, info.State);
             Assert.Equal(8ul, info.Stats.FramesReceived);
         }
-        catch (Grpc.RpcException e) when (e.Status.StatusCode == Grpc.StatusCode.NotFound)
+        catch (Grpc.Core.RpcException e) when (e.Status.StatusCode == Grpc.Core.StatusCode.NotFound)
         {
             // A closed session may already be forgotten by the server; the CLI's "closed:" line above is the check.
         }

@@ -1,8 +1,8 @@
 using System.Globalization;
 using CausalTap.Cli;
 using CausalTap.EndToEnd.Tests.TestSupport;
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using CausalTap.Protocol.V1;
 using Xunit.Abstractions;
 
@@ -49,7 +49,7 @@ public sealed class RecordReplayTests(ITestOutputHelper log) : IAsyncLifetime
         // gRPC Replay: one update per recorded frame, equal to the live one.
         var replayed = new List<TrackUpdate>();
         using (AsyncServerStreamingCall<TrackUpdate> call = second.Client.Replay(new ReplayRequest { Episode = EpisodeName, Speed = ReplaySpeed.Max },
-                   new CallOptions(Deadline: DateTime.UtcNow.AddMinutes(5))))
+                   new CallOptions(deadline: DateTime.UtcNow.AddMinutes(5))))
         {
             while (await call.ResponseStream.MoveNext(CancellationToken.None)) replayed.Add(call.ResponseStream.Current);
         }

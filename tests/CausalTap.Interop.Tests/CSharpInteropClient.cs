@@ -1,5 +1,5 @@
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Google.Protobuf;
 using Grpc.Testing;
 
@@ -32,12 +32,14 @@ public sealed class CSharpInteropClient
     private const int LargeRequestSize = 271828;
     private const int LargeResponseSize = 314159;
 
-    private readonly GrpcChannel _channel;
+    private readonly TestService.TestServiceClient _client;
+    private readonly UnimplementedService.UnimplementedServiceClient _unimplementedService;
     private readonly TimeSpan _rpcTimeout;
 
     public CSharpInteropClient(GrpcChannel channel, TimeSpan? rpcTimeout = null)
     {
-        _channel = channel;
+        _client = new TestService.TestServiceClient(channel);
+        _unimplementedService = new UnimplementedService.UnimplementedServiceClient(channel);
         _rpcTimeout = rpcTimeout ?? TimeSpan.FromSeconds(15);
     }
 
@@ -61,23 +63,23 @@ public sealed class CSharpInteropClient
     };
 
     private CallOptions Options(Metadata? headers = null, CancellationToken token = default) =>
-        new(Headers: headers, Deadline: DateTime.UtcNow + _rpcTimeout, CancellationToken: token);
+        new(headers: headers, deadline: DateTime.UtcNow + _rpcTimeout, cancellationToken: token);
 
     private async Task EmptyUnaryAsync()
     {
-        Empty response = await UnaryAsync(TestServiceMethods.EmptyCall, new Empty());
+        Empty response = await UnaryAsync(o => _client.EmptyCallAsync(new Empty(), o));
         Check(response is not null, "no Empty response");
     }
 
     private async Task LargeUnaryAsync()
     {
-        SimpleResponse response = await UnaryAsync(TestServiceMethods.UnaryCall, LargeRequest());
+        SimpleResponse response = await UnaryAsync(o => _client.UnaryCallAsync(LargeRequest(), o));
         CheckPayload(response.Payload, LargeResponseSize, "response");
     }
 
     private async Task ClientStreamingAsync()
     {
-        using var call = _channel.ClientStreamingCall(TestServiceMethods.StreamingInputCall, Options());
+        using var call = _client.StreamingInputCall(Options());
         foreach (int size in RequestSizes)
             await call.RequestStream.WriteAsync(new StreamingInputCallRequest { Payload = Zeros(size) });
         await call.RequestStream.CompleteAsync();
@@ -90,7 +92,7 @@ public sealed class CSharpInteropClient
     {
         var request = new StreamingOutputCallRequest { ResponseType = PayloadType.Compressable };
         foreach (int size in ResponseSizes) request.ResponseParameters.Add(new ResponseParameters { Size = size });
-        using var call = _channel.ServerStreamingCall(TestServiceMethods.StreamingOutputCall, request, Options());
+        using var call = _client.StreamingOutputCall(request, Options());
         var responses = await ReadAllAsync(call.ResponseStream);
         Check(responses.Count == ResponseSizes.Length, $"{responses.Count} responses, expected {ResponseSizes.Length}");
         for (int i = 0; i < responses.Count; i++) CheckPayload(responses[i].Payload, ResponseSizes[i], $"response {i}");
@@ -99,7 +101,7 @@ public sealed class CSharpInteropClient
 
     private async Task PingPongAsync()
     {
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, Options());
+        using var call = _client.FullDuplexCall(Options());
         for (int i = 0; i < RequestSizes.Length; i++)
         {
             await call.RequestStream.WriteAsync(DuplexRequest(ResponseSizes[i], RequestSizes[i]));
@@ -113,7 +115,7 @@ public sealed class CSharpInteropClient
 
     private async Task EmptyStreamAsync()
     {
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, Options());
+        using var call = _client.FullDuplexCall(Options());
         await call.RequestStream.CompleteAsync();
         var responses = await ReadAllAsync(call.ResponseStream);
         Check(responses.Count == 0, $"{responses.Count} responses, expected 0");
@@ -123,7 +125,7 @@ public sealed class CSharpInteropClient
     private async Task CancelAfterBeginAsync()
     {
         using var cts = new CancellationTokenSource();
-        using var call = _channel.ClientStreamingCall(TestServiceMethods.StreamingInputCall, Options(token: cts.Token));
+        using var call = _client.StreamingInputCall(Options(token: cts.Token));
         cts.Cancel();
         await ExpectRpcError(() => call.ResponseAsync, StatusCode.Cancelled, null, "StreamingInputCall");
     }
@@ -131,7 +133,7 @@ public sealed class CSharpInteropClient
     private async Task CancelAfterFirstResponseAsync()
     {
         using var cts = new CancellationTokenSource();
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, Options(token: cts.Token));
+        using var call = _client.FullDuplexCall(Options(token: cts.Token));
         await call.RequestStream.WriteAsync(DuplexRequest(31415, 27182));
         Check(await call.ResponseStream.MoveNext(), "stream ended before the first response");
         CheckPayload(call.ResponseStream.Current.Payload, 31415, "first response");
@@ -141,8 +143,8 @@ public sealed class CSharpInteropClient
 
     private async Task TimeoutOnSleepingServerAsync()
     {
-        var options = new CallOptions(Deadline: DateTime.UtcNow.AddMilliseconds(1));
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, options);
+        var options = new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(1));
+        using var call = _client.FullDuplexCall(options);
         try
         {
             await call.RequestStream.WriteAsync(new StreamingOutputCallRequest { Payload = Zeros(27182) });
@@ -158,10 +160,10 @@ public sealed class CSharpInteropClient
     private async Task StatusCodeAndMessageAsync()
     {
         var status = new EchoStatus { Code = 2, Message = "test status message" };
-        await ExpectRpcError(() => UnaryAsync(TestServiceMethods.UnaryCall, new SimpleRequest { ResponseStatus = status }),
+        await ExpectRpcError(() => UnaryAsync(o => _client.UnaryCallAsync(new SimpleRequest { ResponseStatus = status }, o)),
             StatusCode.Unknown, status.Message, "UnaryCall");
 
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, Options());
+        using var call = _client.FullDuplexCall(Options());
         await call.RequestStream.WriteAsync(new StreamingOutputCallRequest { ResponseStatus = status });
         await call.RequestStream.CompleteAsync();
         await ExpectRpcError(() => ReadAllAsync(call.ResponseStream), StatusCode.Unknown, status.Message, "FullDuplexCall");
@@ -170,24 +172,26 @@ public sealed class CSharpInteropClient
     private Task SpecialStatusMessageAsync()
     {
         var status = new EchoStatus { Code = 2, Message = SpecialStatusMessage };
-        return ExpectRpcError(() => UnaryAsync(TestServiceMethods.UnaryCall, new SimpleRequest { ResponseStatus = status }),
+        return ExpectRpcError(() => UnaryAsync(o => _client.UnaryCallAsync(new SimpleRequest { ResponseStatus = status }, o)),
             StatusCode.Unknown, status.Message, "UnaryCall");
     }
 
     private async Task CustomMetadataAsync()
     {
-        static Metadata EchoHeaders() => new Metadata()
-            .Add(TestServiceImpl.EchoInitialKey, EchoInitialValue)
-            .Add(TestServiceImpl.EchoTrailingKey, EchoTrailingValue);
+        static Metadata EchoHeaders() => new()
+        {
+            { TestServiceImpl.EchoInitialKey, EchoInitialValue },
+            { TestServiceImpl.EchoTrailingKey, EchoTrailingValue },
+        };
 
-        using (var unary = _channel.UnaryCall(TestServiceMethods.UnaryCall, LargeRequest(), Options(EchoHeaders())))
+        using (var unary = _client.UnaryCallAsync(LargeRequest(), Options(EchoHeaders())))
         {
             SimpleResponse response = await unary.ResponseAsync;
             CheckPayload(response.Payload, LargeResponseSize, "UnaryCall response");
             CheckEchoed(await unary.ResponseHeadersAsync, unary.GetTrailers(), "UnaryCall");
         }
 
-        using var call = _channel.DuplexStreamingCall(TestServiceMethods.FullDuplexCall, Options(EchoHeaders()));
+        using var call = _client.FullDuplexCall(Options(EchoHeaders()));
         await call.RequestStream.WriteAsync(DuplexRequest(LargeResponseSize, LargeRequestSize));
         await call.RequestStream.CompleteAsync();
         var responses = await ReadAllAsync(call.ResponseStream);
@@ -197,20 +201,18 @@ public sealed class CSharpInteropClient
     }
 
     private Task UnimplementedMethodAsync() =>
-        ExpectRpcError(() => UnaryAsync(TestServiceMethods.UnimplementedCall, new Empty()),
+        ExpectRpcError(() => UnaryAsync(o => _client.UnimplementedCallAsync(new Empty(), o)),
             StatusCode.Unimplemented, null, "TestService/UnimplementedCall");
 
     private Task UnimplementedServiceAsync() =>
-        ExpectRpcError(() => UnaryAsync(TestServiceMethods.UnimplementedServiceCall, new Empty()),
+        ExpectRpcError(() => UnaryAsync(o => _unimplementedService.UnimplementedCallAsync(new Empty(), o)),
             StatusCode.Unimplemented, null, "UnimplementedService/UnimplementedCall");
 
     // ---- helpers ----
 
-    private async Task<TResponse> UnaryAsync<TRequest, TResponse>(Method<TRequest, TResponse> method, TRequest request)
-        where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
+    private async Task<TResponse> UnaryAsync<TResponse>(Func<CallOptions, AsyncUnaryCall<TResponse>> start)
     {
-        using var call = _channel.UnaryCall(method, request, Options());
+        using AsyncUnaryCall<TResponse> call = start(Options());
         return await call.ResponseAsync;
     }
 
@@ -233,7 +235,7 @@ public sealed class CSharpInteropClient
     private static async Task<List<T>> ReadAllAsync<T>(IAsyncStreamReader<T> reader)
     {
         var list = new List<T>();
-        while (await reader.MoveNext()) list.Add(reader.Current);
+        while (await reader.MoveNext(CancellationToken.None)) list.Add(reader.Current);
         return list;
     }
 

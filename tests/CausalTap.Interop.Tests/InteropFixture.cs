@@ -1,17 +1,23 @@
-using CausalTap.Grpc.Server;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CausalTap.Interop.Tests;
 
 /// <summary>
-/// The two servers of the matrix, started once for the "interop" collection: CausalTap's
-/// <see cref="GrpcServerHost"/> serving <see cref="TestServiceImpl"/>, and grpcio's interop_server.py.
+/// The two servers of the matrix, started once for the "interop" collection: <see cref="TestServiceImpl"/> on
+/// grpc-dotnet and Kestrel (h2c on loopback, as the tracker serves), and grpcio's interop_server.py.
 /// A server that fails to start is recorded, not thrown, so each affected row fails with the reason
 /// and the rows that do not need it still run.
 /// </summary>
 public sealed class InteropFixture : IAsyncLifetime
 {
-    private GrpcServerHost? _causalTapServer;
-    private string? _causalTapServerError;
+    private WebApplication? _dotnetServer;
+    private string? _dotnetServerError;
     private PythonInteropServer? _pythonServer;
     private string? _pythonServerError;
 
@@ -19,12 +25,19 @@ public sealed class InteropFixture : IAsyncLifetime
     {
         try
         {
-            _causalTapServer = await GrpcServerHost.StartAsync(TestServiceImpl.CreateRegistry(),
-                new GrpcServerOptions { EnableDetailedErrors = true });
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.Services.AddGrpc(o => o.EnableDetailedErrors = true);
+            builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+            _dotnetServer = builder.Build();
+            _dotnetServer.MapGrpcService<TestServiceImpl>();
+            await _dotnetServer.StartAsync();
+            string address = _dotnetServer.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Port = new Uri(address).Port;
         }
         catch (Exception e)
         {
-            _causalTapServerError = $"CausalTap GrpcServerHost did not start: {e}";
+            _dotnetServerError = $"the grpc-dotnet interop server did not start: {e}";
         }
 
         try
@@ -37,9 +50,14 @@ public sealed class InteropFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Our server, or a failed assertion saying why it is not running.</summary>
-    public GrpcServerHost CausalTapServer =>
-        _causalTapServer ?? throw new Xunit.Sdk.XunitException(_causalTapServerError ?? "CausalTap server not started.");
+    private int Port { get; set; }
+
+    /// <summary>Our server's address, or a failed assertion saying why it is not running.</summary>
+    public string DotnetServerAddress =>
+        _dotnetServer is not null ? $"http://127.0.0.1:{Port}" : throw new Xunit.Sdk.XunitException(_dotnetServerError ?? "grpc-dotnet server not started.");
+
+    /// <summary>Our server's host:port for the external clients.</summary>
+    public string DotnetServerHostPort => new Uri(DotnetServerAddress).Authority;
 
     /// <summary>The grpcio server, or a failed assertion saying why it is not running (with the set-up hint).</summary>
     public PythonInteropServer PythonServer
@@ -55,7 +73,12 @@ public sealed class InteropFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (_pythonServer is not null) await _pythonServer.DisposeAsync();
-        if (_causalTapServer is not null) await _causalTapServer.DisposeAsync();
+        if (_dotnetServer is not null)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try { await _dotnetServer.StopAsync(cts.Token); } catch (OperationCanceledException) { }
+            await _dotnetServer.DisposeAsync();
+        }
     }
 }
 

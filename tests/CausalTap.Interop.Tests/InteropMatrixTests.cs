@@ -1,5 +1,5 @@
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Xunit.Abstractions;
 using Xunit.Sdk;
 
@@ -50,7 +50,7 @@ public sealed class InteropMatrixTests(InteropFixture fixture)
             PythonToCausalTap => await PeerClient.Python.RunCasesAsync(OurHostPort(), cases, PerCaseTimeout * cases.Length),
             NodeToCausalTap => await PeerClient.Node.RunCasesAsync(OurHostPort(), cases, PerCaseTimeout * cases.Length),
             CausalTapToPython => await RunOurClientAsync(fixture.PythonServer.Address, cases),
-            CausalTapToCausalTap => await RunOurClientAsync(fixture.CausalTapServer.Address, cases),
+            CausalTapToCausalTap => await RunOurClientAsync(fixture.DotnetServerAddress, cases),
             _ => throw new ArgumentException($"unknown pair {pair}"),
         };
 
@@ -62,7 +62,7 @@ public sealed class InteropMatrixTests(InteropFixture fixture)
         }
     }
 
-    private string OurHostPort() => $"127.0.0.1:{fixture.CausalTapServer.Port}";
+    private string OurHostPort() => fixture.DotnetServerHostPort;
 
     /// <summary>Runs cases on one <see cref="GrpcChannel"/>; same outcome shape as an external peer's.</summary>
     private static async Task<IReadOnlyDictionary<string, string?>> RunOurClientAsync(string address, string[] cases)

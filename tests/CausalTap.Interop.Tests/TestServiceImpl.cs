@@ -1,53 +1,41 @@
-using CausalTap.Grpc;
-using CausalTap.Grpc.Server;
+using Grpc.Core;
 using Google.Protobuf;
 using Grpc.Testing;
 
 namespace CausalTap.Interop.Tests;
 
 /// <summary>
-/// grpc.testing.TestService on CausalTap's server API, with the server features of grpc/grpc
-/// doc/interop-test-descriptions.md: EmptyCall, UnaryCall, StreamingInputCall, StreamingOutputCall,
-/// FullDuplexCall, HalfDuplexCall, Echo Status, Echo Metadata and ResponseParameters.interval_us.
-/// UnimplementedCall is deliberately not registered (the registry's catch-all answers UNIMPLEMENTED).
-/// Compressed requests are not supported (no grpc-encoding on our transport), so expect_compressed=true
-/// fails with INVALID_ARGUMENT, which is what the spec asks of a server without the CompressedRequest feature.
+/// grpc.testing.TestService on grpc-dotnet (the base Grpc.Tools generates from Debian's grpc-proto), the way the
+/// tracker server is built, with the server features of grpc/grpc doc/interop-test-descriptions.md: EmptyCall,
+/// UnaryCall, StreamingInputCall, StreamingOutputCall, FullDuplexCall, HalfDuplexCall, Echo Status, Echo Metadata
+/// and ResponseParameters.interval_us. UnimplementedCall is left to the generated base (UNIMPLEMENTED).
+/// expect_compressed=true fails with INVALID_ARGUMENT, as the spec asks of a server without the CompressedRequest
+/// feature.
 /// </summary>
-public sealed class TestServiceImpl
+public sealed class TestServiceImpl : TestService.TestServiceBase
 {
     public const string EchoInitialKey = "x-grpc-test-echo-initial";
     public const string EchoTrailingKey = "x-grpc-test-echo-trailing-bin";
 
-    /// <summary>A registry serving this implementation.</summary>
-    public static GrpcServiceRegistry CreateRegistry() => new TestServiceImpl().Register(new GrpcServiceRegistry());
-
-    public GrpcServiceRegistry Register(GrpcServiceRegistry registry) => registry
-        .AddUnary(TestServiceMethods.EmptyCall, EmptyCall)
-        .AddUnary(TestServiceMethods.UnaryCall, UnaryCall)
-        .AddServerStreaming(TestServiceMethods.StreamingOutputCall, StreamingOutputCall)
-        .AddClientStreaming(TestServiceMethods.StreamingInputCall, StreamingInputCall)
-        .AddDuplexStreaming(TestServiceMethods.FullDuplexCall, FullDuplexCall)
-        .AddDuplexStreaming(TestServiceMethods.HalfDuplexCall, HalfDuplexCall);
-
-    public async Task<Empty> EmptyCall(Empty request, ServerCallContext context)
+    public override async Task<Empty> EmptyCall(Empty request, ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
         return new Empty();
     }
 
-    public async Task<SimpleResponse> UnaryCall(SimpleRequest request, ServerCallContext context)
+    public override async Task<SimpleResponse> UnaryCall(SimpleRequest request, ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
         if (request.ExpectCompressed?.Value == true) throw CompressionUnsupported();
         ThrowIfEchoStatus(request.ResponseStatus);
         if (request.ResponseType != PayloadType.Compressable)
-            throw new RpcException(StatusCode.InvalidArgument, $"Unsupported response_type {request.ResponseType}.");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"Unsupported response_type {request.ResponseType}."));
         if (request.ResponseSize < 0)
-            throw new RpcException(StatusCode.InvalidArgument, $"Negative response_size {request.ResponseSize}.");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"Negative response_size {request.ResponseSize}."));
         return new SimpleResponse { Payload = CreatePayload(request.ResponseSize) };
     }
 
-    public async Task StreamingOutputCall(StreamingOutputCallRequest request, IServerStreamWriter<StreamingOutputCallResponse> responseStream,
+    public override async Task StreamingOutputCall(StreamingOutputCallRequest request, IServerStreamWriter<StreamingOutputCallResponse> responseStream,
         ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
@@ -55,7 +43,7 @@ public sealed class TestServiceImpl
         await WriteResponsesAsync(request, responseStream, context).ConfigureAwait(false);
     }
 
-    public async Task<StreamingInputCallResponse> StreamingInputCall(IAsyncStreamReader<StreamingInputCallRequest> requestStream,
+    public override async Task<StreamingInputCallResponse> StreamingInputCall(IAsyncStreamReader<StreamingInputCallRequest> requestStream,
         ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
@@ -69,7 +57,7 @@ public sealed class TestServiceImpl
         return new StreamingInputCallResponse { AggregatedPayloadSize = total };
     }
 
-    public async Task FullDuplexCall(IAsyncStreamReader<StreamingOutputCallRequest> requestStream,
+    public override async Task FullDuplexCall(IAsyncStreamReader<StreamingOutputCallRequest> requestStream,
         IServerStreamWriter<StreamingOutputCallResponse> responseStream, ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
@@ -81,7 +69,7 @@ public sealed class TestServiceImpl
         }
     }
 
-    public async Task HalfDuplexCall(IAsyncStreamReader<StreamingOutputCallRequest> requestStream,
+    public override async Task HalfDuplexCall(IAsyncStreamReader<StreamingOutputCallRequest> requestStream,
         IServerStreamWriter<StreamingOutputCallResponse> responseStream, ServerCallContext context)
     {
         await EchoMetadataAsync(context).ConfigureAwait(false);
@@ -98,13 +86,13 @@ public sealed class TestServiceImpl
         IServerStreamWriter<StreamingOutputCallResponse> responseStream, ServerCallContext context)
     {
         if (request.ResponseType != PayloadType.Compressable)
-            throw new RpcException(StatusCode.InvalidArgument, $"Unsupported response_type {request.ResponseType}.");
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"Unsupported response_type {request.ResponseType}."));
         foreach (ResponseParameters parameters in request.ResponseParameters)
         {
             if (parameters.IntervalUs > 0)
                 await Task.Delay(TimeSpan.FromMicroseconds(parameters.IntervalUs), context.CancellationToken).ConfigureAwait(false);
             if (parameters.Size < 0)
-                throw new RpcException(StatusCode.InvalidArgument, $"Negative response size {parameters.Size}.");
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"Negative response size {parameters.Size}."));
             await responseStream.WriteAsync(new StreamingOutputCallResponse { Payload = CreatePayload(parameters.Size) },
                 context.CancellationToken).ConfigureAwait(false);
         }
@@ -127,7 +115,7 @@ public sealed class TestServiceImpl
     }
 
     private static RpcException CompressionUnsupported() =>
-        new(StatusCode.InvalidArgument, "Compressed requests are not supported by this server (expect_compressed=true).");
+        new(new Status(StatusCode.InvalidArgument, "Compressed requests are not supported by this server (expect_compressed=true)."));
 
     private static Payload CreatePayload(int size) =>
         new() { Type = PayloadType.Compressable, Body = ByteString.CopyFrom(new byte[size]) };

@@ -1,4 +1,4 @@
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Google.Protobuf;
 using static CausalTap.Server.Tests.TestSupport;
@@ -13,7 +13,7 @@ namespace CausalTap.Server.Tests;
 public sealed class BadInputTests(RealModelFixture fixture)
 {
     private const int W = 160, H = 120;
-    private TrackerClient Client => fixture.Client;
+    private Tracker.TrackerClient Client => fixture.Client;
 
     /// <summary>Submits one good frame and waits for its update: the session still works.</summary>
     private async Task AssertNextGoodFrameIsProcessed(string sessionId, ulong sequence)

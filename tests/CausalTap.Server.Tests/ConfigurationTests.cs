@@ -89,7 +89,7 @@ public sealed class ConfigurationTests
         var tooBig = Assert.Throws<RejectionException>(() => FrameInspector.Inspect(new Frame { Encoded = new EncodedImage { Data = ByteString.CopyFrom(png) } }, 320, 240));
         Assert.Contains("limit 320x240", tooBig.Message);
         var mismatch = Assert.Throws<RejectionException>(() => FrameInspector.Inspect(new Frame { Encoded = new EncodedImage { Data = ByteString.CopyFrom(jpeg), Format = "png" } }, 4096, 4096));
-        Assert.Equal(Grpc.StatusCode.InvalidArgument, mismatch.Code);
+        Assert.Equal(RejectionKind.InvalidArgument, mismatch.Kind);
         Assert.Throws<RejectionException>(() => FrameInspector.Inspect(new Frame(), 4096, 4096));
         Assert.Throws<RejectionException>(() => FrameInspector.Inspect(new Frame { Raw = new RawImage { Width = 4, Height = 4, Data = ByteString.CopyFrom(new byte[48]) } }, 4096, 4096));
     }

@@ -1,5 +1,5 @@
 using CausalTap.Episodes;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using static CausalTap.Server.Tests.TestSupport;
 
@@ -10,7 +10,7 @@ namespace CausalTap.Server.Tests;
 public sealed class EpisodeTests(RealModelFixture fixture)
 {
     private const int W = 160, H = 120;
-    private TrackerClient Client => fixture.Client;
+    private Tracker.TrackerClient Client => fixture.Client;
 
     [Fact]
     public async Task RecordedSession_IsListed_AndReplaysToTheSameTracks()

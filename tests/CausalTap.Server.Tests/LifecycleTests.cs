@@ -1,5 +1,5 @@
 using CausalTap.Episodes;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Grpc.Health.V1;
 using static CausalTap.Server.Tests.TestSupport;
@@ -17,7 +17,7 @@ public sealed class LifecycleTests
         TrackerServerOptions options = Servers.Options();
         options.MaxSessions = 2;
         await using TrackerServer server = await Servers.StartFake(options, new FakeEngineFactory());
-        TrackerClient client = Client(server.Address);
+        Tracker.TrackerClient client = Client(server.Address);
         var request = new OpenSessionRequest { CameraId = "c" };
         SessionInfo first = await client.OpenSessionAsync(request, Options());
         await client.OpenSessionAsync(request, Options());
@@ -29,6 +29,38 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Health_IsNotServing_UntilTheModelsAreLoaded_ThenServing()
+    {
+        TrackerServerOptions options = Servers.Options();
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            options.Port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port; // a free port, known before the start returns
+        }
+        var loading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<TrackerServer> starting = TrackerServer.StartAsync(options, null, new FakeEngineFactory(), default,
+            async _ => { loading.SetResult(); await release.Task; });
+        await loading.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Health.HealthClient health = HealthClient($"http://127.0.0.1:{options.Port}");
+        foreach (string service in new[] { "", "causaltap.v1.Tracker" })
+        {
+            HealthCheckResponse loadingStatus = await health.CheckAsync(new HealthCheckRequest { Service = service }, Options());
+            Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, loadingStatus.Status);
+        }
+        using var watch = health.Watch(new HealthCheckRequest(), Options());
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, watch.ResponseStream.Current.Status);
+
+        release.SetResult();
+        await using TrackerServer server = await starting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, watch.ResponseStream.Current.Status);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest(), Options())).Status);
+    }
+
+    [Fact]
     public async Task IdleSession_IsClosed_UnlessACallUsesIt()
     {
         var clock = new ManualTimeProvider();
@@ -37,7 +69,7 @@ public sealed class LifecycleTests
         options.IdleCheckInterval = TimeSpan.FromHours(1); // the test sweeps by hand
         options.TimeProvider = clock;
         await using TrackerServer server = await Servers.StartFake(options, new FakeEngineFactory());
-        TrackerClient client = Client(server.Address);
+        Tracker.TrackerClient client = Client(server.Address);
         string idle = (await client.OpenSessionAsync(new OpenSessionRequest { CameraId = "idle" }, Options())).SessionId;
         string watched = (await client.OpenSessionAsync(new OpenSessionRequest { CameraId = "watched" }, Options())).SessionId;
         await client.SubmitFrameAsync(RawFrame(idle, W, H, 0, 1), Options());
@@ -63,7 +95,7 @@ public sealed class LifecycleTests
         var engines = new FakeEngineFactory(() => new FakeEngine { Gate = gate });
         TrackerServerOptions options = Servers.Options();
         TrackerServer server = await Servers.StartFake(options, engines);
-        TrackerClient client = Client(server.Address);
+        Tracker.TrackerClient client = Client(server.Address);
         SessionInfo session = await client.OpenSessionAsync(new OpenSessionRequest
         {
             CameraId = "cam", IngestPolicy = IngestPolicy.Block, IngestQueueFrames = 4, Record = true, EpisodeName = "drain",
@@ -76,7 +108,7 @@ public sealed class LifecycleTests
 
         Task shutdown = server.ShutdownAsync();
         // Draining: health says NOT_SERVING and new sessions are refused, but queued frames are still tracked.
-        await WaitUntil(async () => (await client.Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest(), Options())).Status
+        await WaitUntil(async () => (await HealthClient(server.Address).CheckAsync(new HealthCheckRequest(), Options())).Status
                                     == HealthCheckResponse.Types.ServingStatus.NotServing, "NOT_SERVING");
         var refused = await Assert.ThrowsAsync<RpcException>(() => client.OpenSessionAsync(new OpenSessionRequest { CameraId = "late" }, Options()).ResponseAsync);
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);

@@ -8,23 +8,23 @@ public sealed class QueueTests
 {
     private const int W = 32, H = 24;
 
-    private static async Task<(TrackerServer Server, TrackerClient Client, FakeEngineFactory Engines)> Start(SemaphoreSlim? gate = null)
+    private static async Task<(TrackerServer Server, Tracker.TrackerClient Client, FakeEngineFactory Engines)> Start(SemaphoreSlim? gate = null)
     {
         var engines = new FakeEngineFactory(() => new FakeEngine { Gate = gate });
         TrackerServer server = await Servers.StartFake(Servers.Options(), engines);
         return (server, Client(server.Address), engines);
     }
 
-    private static Task<SessionInfo> Open(TrackerClient client, IngestPolicy policy, uint queue) =>
+    private static Task<SessionInfo> Open(Tracker.TrackerClient client, IngestPolicy policy, uint queue) =>
         client.OpenSessionAsync(new OpenSessionRequest { CameraId = "cam", IngestPolicy = policy, IngestQueueFrames = queue }, Options()).ResponseAsync;
 
-    private static Task<SessionInfo> GetSession(TrackerClient client, string id) =>
+    private static Task<SessionInfo> GetSession(Tracker.TrackerClient client, string id) =>
         client.GetSessionAsync(new GetSessionRequest { SessionId = id }, Options()).ResponseAsync;
 
     [Fact]
     public async Task StalledSubscriber_NeitherSlowsIngestNorOtherSubscribers()
     {
-        (TrackerServer server, TrackerClient client, FakeEngineFactory _) = await Start();
+        (TrackerServer server, Tracker.TrackerClient client, FakeEngineFactory _) = await Start();
         await using TrackerServer owner = server;
         string id = (await Open(client, IngestPolicy.Block, 4)).SessionId;
         // 64 points make each update ~1.5 KB, so the stalled call's HTTP/2 window fills after a few dozen updates
@@ -62,14 +62,14 @@ public sealed class QueueTests
         Assert.Equal(frames - 1, late[^1].FrameIndex);
         Assert.True(late.Zip(late.Skip(1)).All(pair => pair.First.FrameIndex < pair.Second.FrameIndex));
         Assert.Equal((ulong)(frames - late.Count), late[^1].UpdatesSkipped);
-        Assert.Equal(Grpc.StatusCode.OK, stalled.GetStatus().StatusCode);
+        Assert.Equal(Grpc.Core.StatusCode.OK, stalled.GetStatus().StatusCode);
     }
 
     [Fact]
     public async Task DropOldest_CountsEveryDrop()
     {
         var gate = new SemaphoreSlim(0);
-        (TrackerServer server, TrackerClient client, FakeEngineFactory engines) = await Start(gate);
+        (TrackerServer server, Tracker.TrackerClient client, FakeEngineFactory engines) = await Start(gate);
         await using TrackerServer owner = server;
         string id = (await Open(client, IngestPolicy.DropOldest, 2)).SessionId;
         using var sub = client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 100 }, Options());
@@ -97,7 +97,7 @@ public sealed class QueueTests
     public async Task Block_AppliesBackPressure_AndDropsNothing()
     {
         var gate = new SemaphoreSlim(0);
-        (TrackerServer server, TrackerClient client, FakeEngineFactory engines) = await Start(gate);
+        (TrackerServer server, Tracker.TrackerClient client, FakeEngineFactory engines) = await Start(gate);
         await using TrackerServer owner = server;
         string id = (await Open(client, IngestPolicy.Block, 2)).SessionId;
 

@@ -9,7 +9,7 @@ public sealed class RealModelFixture : IAsyncLifetime
     public const int MaxPoints = 8;
 
     internal TrackerServer Server { get; private set; } = null!;
-    internal TrackerClient Client { get; private set; } = null!;
+    internal Tracker.TrackerClient Client { get; private set; } = null!;
     public string EpisodesDirectory { get; } = TestSupport.TempDirectory();
 
     public async Task InitializeAsync()
@@ -24,7 +24,6 @@ public sealed class RealModelFixture : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        Client.Channel.Dispose();
         await Server.DisposeAsync();
     }
 

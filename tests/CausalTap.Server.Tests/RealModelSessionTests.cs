@@ -1,4 +1,4 @@
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Grpc.Health.V1;
 using static CausalTap.Server.Tests.TestSupport;
@@ -10,7 +10,7 @@ namespace CausalTap.Server.Tests;
 public sealed class RealModelSessionTests(RealModelFixture fixture)
 {
     private const int W = 160, H = 120;
-    private TrackerClient Client => fixture.Client;
+    private Tracker.TrackerClient Client => fixture.Client;
 
     [Fact]
     public async Task OpenListGetClose()
@@ -163,17 +163,18 @@ public sealed class RealModelSessionTests(RealModelFixture fixture)
     [Fact]
     public async Task Health_CheckAndWatch()
     {
-        HealthCheckResponse all = await Client.Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest(), Options());
+        var health = TestSupport.HealthClient(fixture.Server.Address);
+        HealthCheckResponse all = await health.CheckAsync(new HealthCheckRequest(), Options());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, all.Status);
-        HealthCheckResponse tracker = await Client.Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest { Service = "causaltap.v1.Tracker" }, Options());
+        HealthCheckResponse tracker = await health.CheckAsync(new HealthCheckRequest { Service = "causaltap.v1.Tracker" }, Options());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, tracker.Status);
-        var e = await Assert.ThrowsAsync<RpcException>(() => Client.Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest { Service = "nope" }, Options()).ResponseAsync);
+        var e = await Assert.ThrowsAsync<RpcException>(() => health.CheckAsync(new HealthCheckRequest { Service = "nope" }, Options()).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, e.StatusCode);
 
-        using var watch = Client.Channel.ServerStreamingCall(TrackerMethods.HealthWatch, new HealthCheckRequest { Service = "causaltap.v1.Tracker" }, Options());
+        using var watch = health.Watch(new HealthCheckRequest { Service = "causaltap.v1.Tracker" }, Options());
         Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, watch.ResponseStream.Current.Status);
-        using var unknown = Client.Channel.ServerStreamingCall(TrackerMethods.HealthWatch, new HealthCheckRequest { Service = "nope" }, Options());
+        using var unknown = health.Watch(new HealthCheckRequest { Service = "nope" }, Options());
         Assert.True(await unknown.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.ServiceUnknown, unknown.ResponseStream.Current.Status);
     }

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using Grpc.Health.V1;
 using static CausalTap.Server.Tests.TestSupport;
@@ -16,24 +16,40 @@ public sealed class SecurityTests
         TrackerServerOptions options = Servers.Options();
         options.AuthToken = "s3cret-token";
         await using TrackerServer server = await Servers.StartFake(options, new FakeEngineFactory());
-        TrackerClient client = Client(server.Address);
+        Tracker.TrackerClient client = Client(server.Address);
 
         var missing = await Assert.ThrowsAsync<RpcException>(() => client.GetServerInfoAsync(new GetServerInfoRequest(), Options()).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, missing.StatusCode);
         var wrong = await Assert.ThrowsAsync<RpcException>(() =>
-            client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c" }, Options(new Metadata().Add("authorization", "Bearer nope"))).ResponseAsync);
+            client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c" }, Options(new Metadata { { "authorization", "Bearer nope" } })).ResponseAsync);
         Assert.Equal(StatusCode.Unauthenticated, wrong.StatusCode);
         using var sub = client.Subscribe(new SubscribeRequest { SessionId = "x" }, Options());
         var streaming = await Assert.ThrowsAsync<RpcException>(() => sub.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(StatusCode.Unauthenticated, streaming.StatusCode);
 
-        Metadata auth = new Metadata().Add("authorization", "Bearer s3cret-token");
+        Metadata auth = new Metadata { { "authorization", "Bearer s3cret-token" } };
         ServerInfo info = await client.GetServerInfoAsync(new GetServerInfoRequest(), Options(auth));
         Assert.True(info.AuthRequired);
         SessionInfo session = await client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c" }, Options(auth));
         Assert.Equal(SessionState.Open, session.State);
+        // The scheme is case-insensitive (RFC 7235): "bearer" works too.
+        await client.GetServerInfoAsync(new GetServerInfoRequest(), Options(new Metadata { { "authorization", "bearer s3cret-token" } }));
 
-        HealthCheckResponse health = await client.Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest(), Options());
+        // Reflection describes the API: it needs the token too.
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(Grpc.Net.Client.GrpcChannel.ForAddress(server.Address));
+        async Task<int> ListServices(Metadata? headers)
+        {
+            using var call = reflection.ServerReflectionInfo(Options(headers));
+            await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+            await call.RequestStream.CompleteAsync();
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            return call.ResponseStream.Current.ListServicesResponse.Service.Count;
+        }
+        var unauthenticated = await Assert.ThrowsAsync<RpcException>(() => ListServices(null));
+        Assert.Equal(StatusCode.Unauthenticated, unauthenticated.StatusCode);
+        Assert.True(await ListServices(auth) >= 3);
+
+        HealthCheckResponse health = await HealthClient(server.Address).CheckAsync(new HealthCheckRequest(), Options());
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
     }
 
@@ -60,14 +76,14 @@ public sealed class SecurityTests
 
         using var handler = new SocketsHttpHandler();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true; // the test's self-signed certificate
-        TrackerClient client = Client(server.Address, handler: handler);
+        Tracker.TrackerClient client = Client(server.Address, handler: handler);
         ServerInfo info = await client.GetServerInfoAsync(new GetServerInfoRequest(), Options());
         Assert.True(info.Tls);
         SessionInfo session = await client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c" }, Options());
         await client.SubmitFrameAsync(RawFrame(session.SessionId, 8, 8, 0, 1), Options());
 
         // A cleartext client cannot talk to the TLS port.
-        TrackerClient plain = Client(server.Address.Replace("https://", "http://"));
+        Tracker.TrackerClient plain = Client(server.Address.Replace("https://", "http://"));
         await Assert.ThrowsAsync<RpcException>(() => plain.GetServerInfoAsync(new GetServerInfoRequest(), Options(seconds: 10)).ResponseAsync);
     }
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using CausalTap.Imaging;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
@@ -26,8 +26,11 @@ internal static class TestSupport
         return dir;
     }
 
-    public static TrackerClient Client(string address, Metadata? headers = null, HttpMessageHandler? handler = null) =>
+    public static Tracker.TrackerClient Client(string address, Metadata? headers = null, HttpMessageHandler? handler = null) =>
         new(GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler }));
+
+    /// <summary>A grpc.health.v1 client (Grpc.HealthCheck's generated one) for the server at <paramref name="address"/>.</summary>
+    public static Grpc.Health.V1.Health.HealthClient HealthClient(string address) => new(GrpcChannel.ForAddress(address));
 
     /// <summary>Call options with a generous deadline so a broken server fails the test instead of hanging it.</summary>
     public static CallOptions Options(Metadata? headers = null, int seconds = 120) =>
@@ -114,7 +117,7 @@ internal static class TestSupport
         }
     }
 
-    public static Task WaitForSubscribers(TrackerClient client, string sessionId, uint count, Metadata? headers = null) =>
+    public static Task WaitForSubscribers(Tracker.TrackerClient client, string sessionId, uint count, Metadata? headers = null) =>
         WaitUntil(async () => (await client.GetSessionAsync(new GetSessionRequest { SessionId = sessionId }, Options(headers))).Stats.Subscribers == count,
             $"{count} subscribers on {sessionId}");
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using CausalTap.Grpc;
+using Grpc.Core;
 using CausalTap.Protocol.V1;
 using static CausalTap.Server.Tests.TestSupport;
 
@@ -10,7 +10,7 @@ namespace CausalTap.Server.Tests;
 public sealed class TrackCallTests(RealModelFixture fixture)
 {
     private const int W = 160, H = 120;
-    private TrackerClient Client => fixture.Client;
+    private Tracker.TrackerClient Client => fixture.Client;
 
     [Fact]
     public async Task Track_OpensStreamsAndClosesItsOwnSession_WithInBandRejections()

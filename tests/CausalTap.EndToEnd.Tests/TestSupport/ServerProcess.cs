@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using CausalTap.Cli;
-using CausalTap.Grpc;
-using CausalTap.Grpc.Client;
+using Grpc.Core;
+using Grpc.Net.Client;
 using CausalTap.Protocol.V1;
 using Grpc.Health.V1;
 
@@ -40,7 +40,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public GrpcChannel Channel => _connection.Channel;
 
-    public TrackerClient Client => _connection.Client;
+    public Tracker.TrackerClient Client => _connection.Client;
 
     public int ProcessId => _process.Id;
 
@@ -87,7 +87,7 @@ public sealed class ServerProcess : IAsyncDisposable
             if (_process.HasExited) Assert.Fail($"causaltap serve exited during start-up.\n{Output}");
             try
             {
-                using var call = Channel.UnaryCall(TrackerMethods.HealthCheck, new HealthCheckRequest(), new CallOptions(Deadline: DateTime.UtcNow.AddSeconds(5)));
+                using var call = new Health.HealthClient(Channel).CheckAsync(new HealthCheckRequest(), new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5)));
                 HealthCheckResponse reply = await call.ResponseAsync;
                 if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving) return;
                 last = reply.Status.ToString();

@@ -3,6 +3,7 @@
 
     python_session.py --server 127.0.0.1:PORT --source synthetic|VIDEO [--frames N] [--width W] [--points N]
     python_session.py --server 127.0.0.1:PORT --health
+    python_session.py --server 127.0.0.1:PORT --reflection [--token T]
 
 Session flow: open a session (ingest policy BLOCK), subscribe twice (a live reader and a deliberately stalled one that reads one
 update and then nothing until the camera is done), stream JPEG frames (cv2.imencode) paced at 30 fps over
@@ -167,6 +168,79 @@ def health(args):
     return result
 
 
+def reflection_stubs():
+    """grpc.reflection v1 and v1alpha stubs from Debian's grpc-proto, compiled here with protoc (as grpcurl would
+    use them: nothing of the server's own code or protos)."""
+    import subprocess
+    import tempfile
+    root = "/usr/share/grpc-proto/grpc/reflection"
+    out = tempfile.mkdtemp(prefix="causaltap-reflection-")
+    for version in ("v1", "v1alpha"):
+        # Staged as reflection_<version>.proto so the two generated modules do not share a name.
+        staged = os.path.join(out, "reflection_%s.proto" % version)
+        with open(os.path.join(root, version, "reflection.proto")) as src, open(staged, "w") as dst:
+            dst.write(src.read())
+        subprocess.run([os.environ.get("PROTOC", "/usr/bin/protoc"),
+                        "--plugin=protoc-gen-grpc_python=" + os.environ.get("GRPC_PYTHON_PLUGIN", "/usr/bin/grpc_python_plugin"),
+                        "-I" + out, "--python_out=" + out, "--grpc_python_out=" + out, staged], check=True)
+    sys.path.insert(0, out)
+
+
+def reflection(args):
+    """Lists the services through server reflection (v1 and v1alpha), then resolves the Tracker's file descriptor
+    from the server alone and reports its methods, and calls GetServerInfo through a dynamically built message."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    reflection_stubs()
+    import reflection_v1_pb2 as v1
+    import reflection_v1_pb2_grpc as v1_grpc
+    import reflection_v1alpha_pb2 as v1alpha
+    import reflection_v1alpha_pb2_grpc as v1alpha_grpc
+    channel = grpc.insecure_channel(args.server)
+    metadata = (("authorization", "Bearer " + args.token),) if args.token else ()
+    result = {}
+
+    def ask(stub, pb2, **request):
+        try:
+            reply = next(iter(stub.ServerReflectionInfo(iter([pb2.ServerReflectionRequest(**request)]), timeout=10, metadata=metadata)))
+            return reply, None
+        except grpc.RpcError as e:
+            return None, e.code().name
+
+    for name, pb2, stub in (("v1", v1, v1_grpc.ServerReflectionStub(channel)),
+                            ("v1alpha", v1alpha, v1alpha_grpc.ServerReflectionStub(channel))):
+        reply, error = ask(stub, pb2, list_services="")
+        result[name] = {"services": sorted(s.name for s in reply.list_services_response.service) if reply else [], "error": error}
+
+    reply, error = ask(v1_grpc.ServerReflectionStub(channel), v1, file_containing_symbol="causaltap.v1.Tracker")
+    if reply is None:
+        result["tracker"] = {"error": error}
+        return result
+    # The file and its imports come back as serialized FileDescriptorProtos: build a pool from them alone.
+    pool = descriptor_pool.DescriptorPool()
+    files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in reply.file_descriptor_response.file_descriptor_proto]
+    pending = {f.name: f for f in files}
+    while pending:
+        progressed = False
+        for name, f in list(pending.items()):
+            if all(dep not in pending for dep in f.dependency):
+                pool.Add(f)
+                del pending[name]
+                progressed = True
+        if not progressed:
+            break
+    service = pool.FindServiceByName("causaltap.v1.Tracker")
+    method = service.methods_by_name["GetServerInfo"]
+    factory = message_factory.MessageFactory(pool)  # protobuf 3.21 (Debian); newer ones also have GetMessageClass
+    request_class = factory.GetPrototype(method.input_type)
+    response_class = factory.GetPrototype(method.output_type)
+    call = channel.unary_unary("/causaltap.v1.Tracker/GetServerInfo", request_serializer=request_class.SerializeToString,
+                               response_deserializer=response_class.FromString)
+    info = call(request_class(), timeout=10, metadata=metadata)
+    result["tracker"] = {"files": sorted(f.name for f in files), "methods": sorted(service.methods_by_name),
+                         "server_info_version": info.version, "error": None}
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -176,8 +250,11 @@ def main():
     parser.add_argument("--points", type=int, default=256)
     parser.add_argument("--points-after", type=int, default=10, help="add the points after sending this frame")
     parser.add_argument("--health", action="store_true")
+    parser.add_argument("--reflection", action="store_true")
+    parser.add_argument("--token", default="")
     args = parser.parse_args()
-    print(json.dumps(health(args) if args.health else session_flow(args)), flush=True)
+    mode = health if args.health else reflection if args.reflection else session_flow
+    print(json.dumps(mode(args)), flush=True)
 
 
 if __name__ == "__main__":
