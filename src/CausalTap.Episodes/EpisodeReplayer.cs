@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using CausalTap.Imaging;
+using CausalTap.Pipeline;
 using CausalTap.Protocol.V1;
 using CausalTap.Tracking;
 using TrackingMethod = CausalTap.Tracking.TrackingMethod;
@@ -33,10 +33,9 @@ public static class EpisodeReplayer
         var clock = options.Clock ?? TimeProvider.System;
         using var reader = EpisodeReader.Open(episodePath);
         var sessionId = options.SessionId ?? reader.Metadata?.SessionId ?? "";
-        using var tracker = new StreamTracker(model, method);
-        using var decoder = new FrameDecoder();
-        using var image = new RgbImage();
-        var points = new PointTable(tracker);
+        using var tracker = new StreamFrameTracker(new StreamTracker(model, method));
+        using var pipeline = new FramePipeline();
+        var points = new PointTable(tracker.Tracker);
         var pending = new List<PointCommand>();
         long? firstCapture = null;
         long paceStart = 0;
@@ -102,63 +101,13 @@ public static class EpisodeReplayer
 
             var receiveNs = NowNs(clock);
             var started = clock.GetTimestamp();
-            Decode(decoder, frame.Frame, image);
-            var result = tracker.Track(image);
-            var processingMs = clock.GetElapsedTime(started).TotalMilliseconds;
-
-            var update = new TrackUpdate
-            {
-                SessionId = sessionId,
-                FrameIndex = frame.FrameIndex,
-                Sequence = step.Recorded?.Sequence ?? 0,
-                CaptureTimeNs = frame.CaptureTimeNs,
-                ReceiveTimeNs = receiveNs,
-                FrameWidth = (uint)result.SourceWidth,
-                FrameHeight = (uint)result.SourceHeight,
-                ProcessingMs = processingMs,
-            };
-            foreach (var p in result.Points)
-            {
-                update.Points.Add(new PointState
-                {
-                    Id = points.RecordedId(p.Id),
-                    X = p.X,
-                    Y = p.Y,
-                    Visible = p.Visible,
-                    OcclusionProbability = p.OcclusionProbability,
-                    Uncertainty = p.Uncertainty,
-                });
-            }
-            SortById(update);
+            pipeline.Decode(frame.Frame);
+            var update = pipeline.Track(tracker, new FrameStamp(sessionId, step.Recorded?.Sequence ?? 0, frame.CaptureTimeNs, receiveNs), points.RecordedId);
+            update.FrameIndex = frame.FrameIndex;
+            update.ProcessingMs = clock.GetElapsedTime(started).TotalMilliseconds;
             update.PublishTimeNs = NowNs(clock);
             options.Output?.WriteTrackedFrame(frame.FrameIndex, frame.Frame, receiveNs, update);
             yield return update;
-        }
-    }
-
-    /// <summary>Decodes a recorded frame (encoded JPEG/PNG or raw rgb8/bgr8/gray8 with its stride) into <paramref name="image"/>.</summary>
-    public static void Decode(FrameDecoder decoder, Frame frame, RgbImage image)
-    {
-        ArgumentNullException.ThrowIfNull(decoder);
-        ArgumentNullException.ThrowIfNull(frame);
-        switch (frame.ImageCase)
-        {
-            case Frame.ImageOneofCase.Encoded:
-                decoder.Decode(frame.Encoded.Data.Span, Imaging.PixelFormat.Encoded, image);
-                break;
-            case Frame.ImageOneofCase.Raw:
-                var raw = frame.Raw;
-                var format = raw.PixelFormat switch
-                {
-                    Protocol.V1.PixelFormat.Rgb8 => Imaging.PixelFormat.Rgb8,
-                    Protocol.V1.PixelFormat.Bgr8 => Imaging.PixelFormat.Bgr8,
-                    Protocol.V1.PixelFormat.Gray8 => Imaging.PixelFormat.Gray8,
-                    _ => Imaging.PixelFormat.Unspecified,
-                };
-                decoder.Decode(raw.Data.Span, format, image, checked((int)raw.Width), checked((int)raw.Height), checked((int)raw.Stride));
-                break;
-            default:
-                throw new InvalidDataException("recorded frame carries no image");
         }
     }
 
@@ -197,20 +146,6 @@ public static class EpisodeReplayer
         if (current is not null)
         {
             yield return current;
-        }
-    }
-
-    private static void SortById(TrackUpdate update)
-    {
-        for (var i = 1; i < update.Points.Count; i++)
-        {
-            if (update.Points[i - 1].Id > update.Points[i].Id)
-            {
-                var sorted = update.Points.OrderBy(p => p.Id).ToList();
-                update.Points.Clear();
-                update.Points.Add(sorted);
-                return;
-            }
         }
     }
 

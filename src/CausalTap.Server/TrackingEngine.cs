@@ -1,32 +1,10 @@
+using CausalTap.Pipeline;
 using CausalTap.Imaging;
 using CausalTap.Tracking;
 using CausalTap.Tracking.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Server;
-
-/// <summary>
-/// What a session needs from the tracker: the <see cref="StreamTracker"/> surface, with results copied into a list
-/// the caller owns. It exists so tests can swap in a fast or deliberately slow engine; production uses
-/// <see cref="StreamTrackerEngine"/>. Not thread-safe: the session serialises every call under its engine lock.
-/// </summary>
-internal interface ITrackingEngine : IDisposable
-{
-    /// <summary>Adds a point (source pixels) attached to the next tracked frame; returns its id (1, 2, ...).</summary>
-    int AddPoint(float x, float y);
-
-    /// <summary>Removes a point; false when the id is not live.</summary>
-    bool RemovePoint(int id);
-
-    /// <summary>Live points (queued + tracked).</summary>
-    int PointCount { get; }
-
-    /// <summary>Frames tracked so far = index of the next frame.</summary>
-    long FrameCount { get; }
-
-    /// <summary>Tracks one frame; fills <paramref name="points"/> (cleared first) in ascending id order.</summary>
-    void Track(RgbImage frame, List<PointEstimate> points);
-}
 
 /// <summary>Creates the engine of a new session; resolves names and defaults and says what it actually used.</summary>
 internal interface ITrackingEngineFactory : IDisposable
@@ -40,28 +18,7 @@ internal interface ITrackingEngineFactory : IDisposable
 }
 
 /// <summary>A new engine plus the model, provider and method it really runs.</summary>
-internal sealed record EngineLease(ITrackingEngine Engine, string Model, string Provider, TrackingMethod Method, int InputWidth, int InputHeight);
-
-/// <summary>The production engine: one <see cref="StreamTracker"/> over a shared <see cref="TrackerModel"/>.</summary>
-internal sealed class StreamTrackerEngine(StreamTracker tracker) : ITrackingEngine
-{
-    public int AddPoint(float x, float y) => tracker.AddPoint(x, y);
-
-    public bool RemovePoint(int id) => tracker.RemovePoint(id);
-
-    public int PointCount => tracker.PointIds.Count;
-
-    public long FrameCount => tracker.FrameCount;
-
-    public void Track(RgbImage frame, List<PointEstimate> points)
-    {
-        TrackFrameResult result = tracker.Track(frame);
-        points.Clear();
-        foreach (PointEstimate p in result.Points) points.Add(p);
-    }
-
-    public void Dispose() => tracker.Dispose();
-}
+internal sealed record EngineLease(IFrameTracker Engine, string Model, string Provider, TrackingMethod Method, int InputWidth, int InputHeight);
 
 /// <summary>
 /// Loads each (model, provider) pair once and shares the <see cref="TrackerModel"/> (its ONNX Runtime sessions are
@@ -142,7 +99,7 @@ internal sealed class ModelCache : ITrackingEngineFactory
             throw new RejectionException(RejectionKind.InvalidArgument,
                 $"model '{modelName}' cannot run method {chosen}: it has {(loaded.HasTapir ? "TAPIR" : "")}{(loaded.HasTapir && loaded.HasGmrw ? " and " : "")}{(loaded.HasGmrw ? "GMRW" : "")} graphs only");
         }
-        var engine = new StreamTrackerEngine(new StreamTracker(loaded, chosen));
+        var engine = new StreamFrameTracker(new StreamTracker(loaded, chosen));
         // Report the provider really used ("auto" resolves to tensorrt, cuda or cpu).
         return new EngineLease(engine, modelName, loaded.Provider.Provider, chosen, loaded.InputWidth, loaded.InputHeight);
     }

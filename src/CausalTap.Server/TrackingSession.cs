@@ -1,3 +1,4 @@
+using CausalTap.Pipeline;
 using System.Diagnostics;
 using System.Threading.Channels;
 using CausalTap.Imaging;
@@ -50,10 +51,11 @@ internal sealed class TrackingSession
     private readonly Channel<IngestItem> _ingest;
     /// <summary>Orders ingest checks and enqueues (see the class comment).</summary>
     private readonly SemaphoreSlim _ingestGate = new(1, 1);
-    /// <summary>Guards <see cref="_engine"/>, <see cref="_recorder"/> and <see cref="_engineDisposed"/>.</summary>
+    /// <summary>Guards <see cref="_engine"/>, the order of <see cref="_recording"/>'s queue and <see cref="_engineDisposed"/>.</summary>
     private readonly object _engineLock = new();
-    private readonly ITrackingEngine _engine;
-    private ISessionRecorder? _recorder;
+    private readonly IFrameTracker _engine;
+    /// <summary>The recording, written on its own task; null when the session does not record.</summary>
+    private readonly RecordingQueue? _recording;
     private bool _engineDisposed;
     /// <summary>Current subscribers; replaced (copy on write) under <see cref="_subscriberLock"/>, read lock-free.</summary>
     private Subscriber[] _subscribers = [];
@@ -91,7 +93,7 @@ internal sealed class TrackingSession
         Provider = engine.Provider;
         Method = engine.Method;
         _engine = engine.Engine;
-        _recorder = recorder;
+        _recording = recorder is null ? null : new RecordingQueue(recorder, logger, settings.Id);
         _time = time;
         _logger = logger;
         _frameWidth = settings.FrameWidth;
@@ -289,9 +291,7 @@ internal sealed class TrackingSession
     /// <summary>The session's one engine task: decode, record, track, publish, frame after frame, until the queue completes.</summary>
     private async Task RunEngineLoopAsync()
     {
-        using var decoder = new FrameDecoder();
-        using var image = new RgbImage();
-        var points = new List<PointEstimate>();
+        using var pipeline = new FramePipeline();
         await foreach (IngestItem item in _ingest.Reader.ReadAllAsync().ConfigureAwait(false))
         {
             if (item.Marker is { } marker)
@@ -307,7 +307,7 @@ internal sealed class TrackingSession
             }
             try
             {
-                ProcessFrame(item, frame, decoder, image, points);
+                ProcessFrame(item, frame, pipeline);
             }
             catch (RejectionException ex)
             {
@@ -326,10 +326,10 @@ internal sealed class TrackingSession
         }
     }
 
-    private void ProcessFrame(IngestItem item, Frame frame, FrameDecoder decoder, RgbImage image, List<PointEstimate> points)
+    private void ProcessFrame(IngestItem item, Frame frame, FramePipeline pipeline)
     {
         long start = Stopwatch.GetTimestamp();
-        Decode(frame, item.Shape, decoder, image);
+        RgbImage image = Decode(frame, item.Shape, pipeline);
         if (image.Width != item.Shape.Width || image.Height != item.Shape.Height)
         {
             throw new RejectionException(RejectionKind.InvalidArgument,
@@ -339,37 +339,15 @@ internal sealed class TrackingSession
         lock (_engineLock)
         {
             if (_engineDisposed) return;
-            long frameIndex = _engine.FrameCount;
-            _engine.Track(image, points);
-            double processingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            update = new TrackUpdate
-            {
-                SessionId = Id,
-                FrameIndex = frameIndex,
-                Sequence = frame.Sequence,
-                CaptureTimeNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : item.ReceiveNs,
-                ReceiveTimeNs = item.ReceiveNs,
-                FrameWidth = (uint)image.Width,
-                FrameHeight = (uint)image.Height,
-                FramesDropped = (ulong)Interlocked.Read(ref _dropped),
-                FramesRejected = (ulong)Interlocked.Read(ref _rejected),
-                ProcessingMs = processingMs,
-            };
-            foreach (PointEstimate p in points)
-            {
-                update.Points.Add(new PointState
-                {
-                    Id = (uint)p.Id,
-                    X = p.X,
-                    Y = p.Y,
-                    Visible = p.Visible,
-                    OcclusionProbability = p.OcclusionProbability,
-                    Uncertainty = p.Uncertainty,
-                });
-            }
+            update = pipeline.Track(_engine, new FrameStamp(Id, frame.Sequence, frame.CaptureTimeNs, item.ReceiveNs));
+            update.ProcessingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            update.FramesDropped = (ulong)Interlocked.Read(ref _dropped);
+            update.FramesRejected = (ulong)Interlocked.Read(ref _rejected);
             update.PublishTimeNs = NowNs();
-            Record(r => r.WriteTrackedFrame(frameIndex, frame, item.ReceiveNs, update));
-            _processingMs.Add(processingMs);
+            // Queued for the recording task (tracker order, since commands queue under this lock too); the disk
+            // write happens there, never here.
+            _recording?.Enqueue(RecordedItem.Tracked(frame, item.ReceiveNs, update));
+            _processingMs.Add(update.ProcessingMs);
             _latencyMs.Add((update.PublishTimeNs - item.ReceiveNs) / 1e6);
             Interlocked.Increment(ref _processed);
         }
@@ -377,18 +355,11 @@ internal sealed class TrackingSession
     }
 
     /// <summary>Decodes with the full decoders; a failure is this frame's rejection (INVALID_ARGUMENT).</summary>
-    private static void Decode(Frame frame, FrameShape shape, FrameDecoder decoder, RgbImage image)
+    private static RgbImage Decode(Frame frame, FrameShape shape, FramePipeline pipeline)
     {
         try
         {
-            if (frame.ImageCase == Frame.ImageOneofCase.Encoded)
-            {
-                decoder.Decode(frame.Encoded.Data.Span, shape.Format, image);
-            }
-            else
-            {
-                decoder.Decode(frame.Raw.Data.Span, shape.Format, image, shape.Width, shape.Height, shape.Stride);
-            }
+            return pipeline.Decode(frame, shape.Format);
         }
         catch (ImageDecodeException ex)
         {
@@ -404,22 +375,6 @@ internal sealed class TrackingSession
     private void Publish(SessionEvent item)
     {
         foreach (Subscriber subscriber in Volatile.Read(ref _subscribers)) subscriber.Offer(item);
-    }
-
-    /// <summary>Runs a recorder write; on an I/O failure logs once and stops recording (tracking goes on). Caller holds the engine lock.</summary>
-    private void Record(Action<ISessionRecorder> write)
-    {
-        if (_recorder is not { } recorder) return;
-        try
-        {
-            write(recorder);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ObjectDisposedException)
-        {
-            ServerLog.RecordingFailed(_logger, Id, recorder.Path, ex);
-            _recorder = null;
-            try { recorder.Dispose(); } catch (Exception) { /* already failing; the log line says why */ }
-        }
     }
 
     // ------------------------------------------------------------------ points
@@ -460,7 +415,7 @@ internal sealed class TrackingSession
                 throw new RejectionException(RejectionKind.InvalidArgument, ex.Message);
             }
             _pointCount = _engine.PointCount;
-            Record(r => r.WritePointsAdded(response.QueryFrameIndex, request, response, NowNs()));
+            _recording?.Enqueue(RecordedItem.Added(response.QueryFrameIndex, request, response, NowNs()));
             return response;
         }
     }
@@ -479,7 +434,7 @@ internal sealed class TrackingSession
             }
             _pointCount = _engine.PointCount;
             long frameIndex = _engine.FrameCount;
-            Record(r => r.WritePointsRemoved(frameIndex, request, response, NowNs()));
+            _recording?.Enqueue(RecordedItem.Removed(frameIndex, request, response, NowNs()));
             return response;
         }
     }
@@ -546,17 +501,10 @@ internal sealed class TrackingSession
         lock (_engineLock)
         {
             _engineDisposed = true;
-            try
-            {
-                _recorder?.Dispose();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                ServerLog.RecordingFailed(_logger, Id, _recorder!.Path, ex);
-            }
-            _recorder = null;
             _engine.Dispose();
         }
+        // Everything queued is on disk and the file is complete before the session counts as closed.
+        if (_recording is not null) await _recording.CompleteAsync().ConfigureAwait(false);
         Interlocked.Exchange(ref _closedNs, NowNs());
         ServerLog.SessionClosed(_logger, Id, _closeReason, Interlocked.Read(ref _processed), Interlocked.Read(ref _dropped), Interlocked.Read(ref _rejected));
     }

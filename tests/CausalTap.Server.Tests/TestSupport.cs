@@ -1,3 +1,4 @@
+using CausalTap.Pipeline;
 using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -133,7 +134,7 @@ internal static class TestSupport
 /// A stand-in engine: each point moves +1 px in x per frame. <see cref="Gate"/> (when set) holds every Track until
 /// the test releases it, and <see cref="Entered"/> counts Track calls begun, so queue tests are deterministic.
 /// </summary>
-internal sealed class FakeEngine : ITrackingEngine
+internal sealed class FakeEngine : IFrameTracker
 {
     private readonly List<(int Id, float X, float Y)> _points = new();
     private int _nextId = 1;
