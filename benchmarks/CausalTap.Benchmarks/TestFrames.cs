@@ -32,4 +32,15 @@ internal static class TestFrames
         }
         return File.ReadAllBytes(path);
     }
+
+    /// <summary>The repository's models/ folder (the bundled default model), found above the benchmark's output folder.</summary>
+    public static string ModelsDirectory()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string models = Path.Combine(dir.FullName, "models");
+            if (File.Exists(Path.Combine(models, "causaltap-default", "model.json"))) return models;
+        }
+        throw new DirectoryNotFoundException($"no models/causaltap-default above {AppContext.BaseDirectory}");
+    }
 }

@@ -18,7 +18,7 @@ namespace CausalTap.Cli.Bench;
 internal static class ServerBenchmark
 {
     public sealed record Settings(int[] Streams, int Points, double Fps, double Seconds, double Warmup, string? Clip, int Width,
-        string? Server, string? Token, string? Model, bool Json);
+        string? Server, string? Token, string? Model, bool Json, bool Record = false);
 
     public sealed record Row(int Streams, int Points, double TargetFps, double AchievedFpsPerStream, long Sent, long Processed, long Dropped, long Rejected,
         LatencyStats? ServerLatency, LatencyStats? EndToEnd, string LoadBefore, string LoadAfter);
@@ -36,6 +36,7 @@ internal static class ServerBenchmark
         var token = new Option<string?>("--token") { Description = "Bearer token for --server." };
         var model = new Option<string?>("--model") { Description = "Model of the sessions (default: the server's default)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of a table." };
+        var record = new Option<bool>("--record") { Description = "Record every session to an episode (in a temporary folder) while measuring." };
         streams.Validators.Add(r => { if (!BenchCommand.TryParseCounts(r.GetValueOrDefault<string>(), out _)) r.AddError("--streams must be comma-separated counts >= 1, e.g. 1,2,4."); });
         points.Validators.Add(r => { if (r.GetValueOrDefault<int>() is < 0 or > 4096) r.AddError("--points must be in 0..4096."); });
         fps.Validators.Add(r => { if (r.GetValueOrDefault<double>() is <= 0 or > 240) r.AddError("--fps must be in (0, 240]."); });
@@ -45,13 +46,13 @@ internal static class ServerBenchmark
 
         var command = new Command("server", "End-to-end server benchmark: N paced camera streams with points and a subscriber each; latency p50/p99, frames processed/dropped, fps.")
         {
-            streams, points, fps, seconds, warmup, clip, width, server, token, model, json,
+            streams, points, fps, seconds, warmup, clip, width, server, token, model, json, record,
         };
         command.SetAction((parse, ct) => ClientErrors.RunAsync(ct, ct =>
         {
             BenchCommand.TryParseCounts(parse.GetValue(streams), out int[] counts);
             var settings = new Settings(counts, parse.GetValue(points), parse.GetValue(fps), parse.GetValue(seconds), parse.GetValue(warmup),
-                parse.GetValue(clip), parse.GetValue(width), parse.GetValue(server), parse.GetValue(token), parse.GetValue(model), parse.GetValue(json));
+                parse.GetValue(clip), parse.GetValue(width), parse.GetValue(server), parse.GetValue(token), parse.GetValue(model), parse.GetValue(json), parse.GetValue(record));
             return RunAsync(settings, Console.Out, Console.Error, ct);
         }));
         return command;
@@ -141,6 +142,7 @@ internal static class ServerBenchmark
         SessionInfo session = await server.Client.OpenSessionAsync(new OpenSessionRequest
         {
             CameraId = $"bench-{index}", Model = settings.Model ?? "", FrameWidth = (uint)first.Width, FrameHeight = (uint)first.Height,
+            Record = settings.Record,
         }, server.CallOptions(ct));
         string sid = session.SessionId;
         int total = (int)Math.Ceiling((settings.Warmup + settings.Seconds) * settings.Fps);
@@ -233,7 +235,7 @@ internal static class ServerBenchmark
             return;
         }
         static string Ms(LatencyStats? s) => s is null ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{s.MedianMs:F1} / {s.P99Ms:F1}");
-        output.WriteLine($"Server benchmark: {settings.Points} points per stream, cameras paced at {settings.Fps:0.#} fps, {settings.Seconds:0.#} s measured after {settings.Warmup:0.#} s warm-up");
+        output.WriteLine($"Server benchmark: {settings.Points} points per stream, cameras paced at {settings.Fps:0.#} fps, {settings.Seconds:0.#} s measured after {settings.Warmup:0.#} s warm-up, recording {(settings.Record ? "on" : "off")}");
         output.WriteLine($"frames: {frame.Width}x{frame.Height} JPEG from {frameSource}; server: {(settings.Server ?? "in this process, loopback")}");
         output.WriteLine($"machine: {machine}");
         output.WriteLine();
