@@ -21,8 +21,9 @@ APT_PACKAGES=(
   python3 python3-numpy python3-pytest python3-onnx python3-torch libopenblas0-pthread
   # gRPC peers and protoc for the interop tests
   python3-grpcio python3-protobuf protobuf-compiler protobuf-compiler-grpc grpc-proto
-  # images and video: JPEG decode, ffmpeg for video files, OpenCV/PIL as independent peers in tests
-  libturbojpeg0 ffmpeg python3-opencv python3-pil
+  # images and video: OpenCvSharp4's official runtime needs GTK 3 (and libdrm, libatomic) at load time;
+  # ffmpeg, OpenCV for Python and PIL are independent peers in tests (clip making, decode comparisons)
+  libgtk-3-0 libdrm2 libatomic1 ffmpeg python3-opencv python3-pil
 )
 
 need_apt=()

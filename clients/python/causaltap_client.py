@@ -108,6 +108,15 @@ def format_update(u):
     return f"frame {u.frame_index} latency {(u.publish_time_ns - u.receive_time_ns) / 1e6:.1f} ms skipped {u.updates_skipped} | {points}"
 
 
+_print_lock = threading.Lock()
+
+
+def say(line):
+    """Prints one whole line: the subscriber thread and the main thread write to the same stdout."""
+    with _print_lock:
+        print(line, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video")
@@ -124,11 +133,11 @@ def main():
     _, width, height, fps = first
 
     session = stub.OpenSession(pb.OpenSessionRequest(camera_id="python-example", frame_width=width, frame_height=height), metadata=metadata)
-    print("session", session.session_id, "model", session.model, flush=True)
+    say(f"session {session.session_id} model {session.model}")
 
     # Controller side: a subscriber thread prints every update until the session closes.
     updates = stub.Subscribe(pb.SubscribeRequest(session_id=session.session_id), metadata=metadata)
-    printer = threading.Thread(target=lambda: [print(format_update(u), flush=True) for u in updates])
+    printer = threading.Thread(target=lambda: [say(format_update(u)) for u in updates])
     printer.start()
 
     # Camera side: one client-streaming call; points are added once the first frame is on its way.
@@ -144,10 +153,10 @@ def main():
             if i == 0:
                 added = stub.AddPoints(pb.AddPointsRequest(session_id=session.session_id,
                                                            points=[pb.PointQuery(x=x, y=y) for x, y in points]), metadata=metadata)
-                print("points", list(added.point_ids), "attach to frame", added.query_frame_index, flush=True)
+                say(f"points {list(added.point_ids)} attach to frame {added.query_frame_index}")
 
     summary = stub.StreamFrames(frames_then_points(), metadata=metadata)
-    print(f"sent {summary.frames_received} frames: queued {summary.frames_queued}, dropped {summary.frames_dropped}, rejected {summary.frames_rejected}")
+    say(f"sent {summary.frames_received} frames: queued {summary.frames_queued}, dropped {summary.frames_dropped}, rejected {summary.frames_rejected}")
 
     # Let the engine finish the queued frames, then close: the subscriber's stream ends with OK.
     for _ in range(100):
@@ -157,7 +166,7 @@ def main():
         time.sleep(0.05)
     closed = stub.CloseSession(pb.CloseSessionRequest(session_id=session.session_id), metadata=metadata)
     printer.join(timeout=10)
-    print(f"closed: processed {closed.stats.frames_processed}, latency p50 {closed.stats.latency_ms_p50:.1f} ms p99 {closed.stats.latency_ms_p99:.1f} ms")
+    say(f"closed: processed {closed.stats.frames_processed}, latency p50 {closed.stats.latency_ms_p50:.1f} ms p99 {closed.stats.latency_ms_p99:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ namespace CausalTap.Cli;
 
 /// <summary>
 /// <c>causaltap track VIDEO|FRAME_DIR (--points "x,y;x,y" | --grid N) [--query-frame K] [--out tracks.csv|.npz]
-/// [--overlay out.mp4]</c>: runs the causal tracker over a video file (decoded by the ffmpeg CLI, raw frames on
-/// a pipe) or a folder of images. Points are in source-image pixels (raster convention) and are all added at
+/// [--overlay out.mp4]</c>: runs the causal tracker over a video file, camera or stream (OpenCV VideoCapture) or a
+/// folder of images. Points are in source-image pixels (raster convention) and are all added at
 /// frame K (default 0); frames before K are fed to the tracker without points.
 /// <para>Outputs: CSV rows <c>frame,id,x,y,visible,occlusion_prob,uncertainty</c> (frames &gt;= K; id = the point's
 /// index in --points order, or row-major in the grid); NPZ <c>tracks</c> float32 [N,T,2] (x,y), <c>occluded</c>
@@ -25,7 +25,7 @@ internal static class TrackCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("INPUT") { Description = "A video file (anything ffmpeg reads) or a folder of JPEG/PNG frames (sorted by name)." };
+        var input = new Argument<string>("INPUT") { Description = "A video file (anything OpenCV's FFmpeg reads), a folder of JPEG/PNG frames (sorted by name), a V4L2 camera (/dev/videoN) or an rtsp/http URL." };
         var points = new Option<string?>("--points") { Description = "Query points in source pixels: \"x,y;x,y;...\"." };
         var grid = new Option<int?>("--grid") { Description = "Track an N x N grid of points over the image (cell centres)." };
         var queryFrame = new Option<int>("--query-frame") { Description = "Frame at which the points are added (earlier frames are tracked without them).", DefaultValueFactory = _ => 0 };

@@ -2,14 +2,13 @@ namespace CausalTap.Imaging;
 
 /// <summary>
 /// The front door for incoming frames: bytes + <see cref="PixelFormat"/> (+ size and stride for raw formats)
-/// in, an RGB8 <see cref="RgbImage"/> out. Holds one <see cref="JpegDecoder"/> (created on the first JPEG, so a
-/// raw-only stream never needs libturbojpeg) and one <see cref="PngDecoder"/>. One instance per stream; not
-/// thread-safe. JPEG and raw frames decode without allocating once the destination is warm.
+/// in, an RGB8 <see cref="RgbImage"/> out: JPEG and PNG through OpenCV (<see cref="ImageDecoder"/>), raw pixels
+/// through <see cref="RawPixelConverter"/>. One instance per stream; not thread-safe. Raw frames decode without
+/// allocating once the destination is warm.
 /// </summary>
 public sealed class FrameDecoder : IDisposable
 {
-    private JpegDecoder? _jpeg;
-    private PngDecoder? _png;
+    private readonly ImageDecoder _encoded = new();
 
     /// <summary>
     /// Decodes one frame into <paramref name="destination"/>.
@@ -22,7 +21,6 @@ public sealed class FrameDecoder : IDisposable
     /// <param name="stride">raw formats: bytes per row, 0 = packed.</param>
     /// <returns>the format actually decoded (useful after sniffing).</returns>
     /// <exception cref="ImageDecodeException">bad data or layout; the decoder stays usable.</exception>
-    /// <exception cref="ImagingDependencyException">a JPEG arrived and libturbojpeg is not installed.</exception>
     public PixelFormat Decode(ReadOnlySpan<byte> data, PixelFormat format, RgbImage destination, int width = 0, int height = 0, int stride = 0)
     {
         ArgumentNullException.ThrowIfNull(destination);
@@ -39,10 +37,8 @@ public sealed class FrameDecoder : IDisposable
         switch (format)
         {
             case PixelFormat.Jpeg:
-                (_jpeg ??= new JpegDecoder()).Decode(data, destination);
-                break;
             case PixelFormat.Png:
-                (_png ??= new PngDecoder()).Decode(data, destination);
+                _encoded.Decode(data, format, destination);
                 break;
             case PixelFormat.Rgb8:
             case PixelFormat.Bgr8:
@@ -56,12 +52,8 @@ public sealed class FrameDecoder : IDisposable
         return format;
     }
 
-    /// <summary>Releases the decoders.</summary>
+    /// <summary>Nothing native is held between frames; kept so callers can scope a decoder with <c>using</c>.</summary>
     public void Dispose()
     {
-        _jpeg?.Dispose();
-        _png?.Dispose();
-        _jpeg = null;
-        _png = null;
     }
 }

@@ -39,7 +39,7 @@ public sealed class ImageDecodeException : Exception
 }
 
 /// <summary>
-/// A native library or external tool this assembly needs (libturbojpeg, ffmpeg, ffprobe) is not installed.
+/// OpenCV's native library (or a system library it needs) is not installed.
 /// The message names the package and says to run <c>scripts/setup.sh</c>.
 /// </summary>
 public sealed class ImagingDependencyException : Exception

@@ -1,3 +1,5 @@
+using OpenCvSharp;
+
 namespace CausalTap.Imaging;
 
 /// <summary>One tracked point to draw, in source-image pixels (raster convention, see <see cref="CoordinateMapping"/>).</summary>
@@ -8,25 +10,33 @@ namespace CausalTap.Imaging;
 public readonly record struct OverlayPoint(int Id, float X, float Y, bool Visible);
 
 /// <summary>
-/// Draws tracked points on an <see cref="RgbImage"/> for debug/overlay video: a filled disc for a visible
-/// point, a hollow ring for an occluded one, and a short trail of its last <see cref="TrailLength"/> positions
-/// as line segments that fade out with age. Colours are stable per point id. No anti-aliasing: a pixel is
-/// painted when its centre lies inside the shape. Keeps per-id history between frames (call
-/// <see cref="Render"/> once per frame, in order); allocates only when a new id appears.
+/// Draws tracked points on an <see cref="RgbImage"/> for debug/overlay video with OpenCV's drawing functions: a
+/// filled disc for a visible point, a hollow ring for an occluded one, and a short trail of its last
+/// <see cref="TrailLength"/> positions whose segments fade with age. Colours are stable per point id. Markers scale
+/// with the frame (radius min(width, height) / 100, at least 4 px: 7 px on 1280x720) so they can be seen at full
+/// size. Keeps per-id history between frames (call <see cref="Render"/> once per frame, in order); allocates only
+/// when a new id appears.
 /// </summary>
 public sealed class OverlayRenderer
 {
+    /// <summary>OpenCV's fixed-point shift for sub-pixel centres and radii (4 bits: 1/16 px).</summary>
+    private const int Shift = 4;
+    private const float One = 1 << Shift;
+
     private readonly Dictionary<int, Trail> _trails = [];
     private int _frame;
 
-    /// <summary>Disc/ring radius in pixels (default 4).</summary>
-    public float Radius { get; init; } = 4f;
+    /// <summary>Disc/ring radius in pixels; null (default) scales it with the frame.</summary>
+    public float? Radius { get; init; }
 
-    /// <summary>Ring thickness in pixels for occluded points (default 1.5).</summary>
-    public float RingThickness { get; init; } = 1.5f;
+    /// <summary>Ring thickness in pixels for occluded points (default 2).</summary>
+    public int RingThickness { get; init; } = 2;
 
     /// <summary>Positions kept per point for its trail, current one included (default 10; 0 or 1 = no trail).</summary>
     public int TrailLength { get; init; } = 10;
+
+    /// <summary>The marker radius used on a <paramref name="width"/> x <paramref name="height"/> frame.</summary>
+    public float RadiusFor(int width, int height) => Radius ?? Math.Max(4f, Math.Min(width, height) / 100f);
 
     /// <summary>Draws this frame's points (and their trails) and records their positions for later trails.</summary>
     public void Render(RgbImage image, ReadOnlySpan<OverlayPoint> points)
@@ -47,28 +57,33 @@ public sealed class OverlayRenderer
             trail.Push(p.X, p.Y, _frame);
         }
 
+        Mat mat = image.AsMat();
+        float radius = RadiusFor(image.Width, image.Height);
+        int trailThickness = Math.Max(1, (int)MathF.Round(radius / 3));
         // Trails first, so discs and rings are drawn on top of every trail.
         foreach (var p in points)
         {
             if (TrailLength > 1 && _trails.TryGetValue(p.Id, out var trail))
             {
-                DrawTrail(image, trail, ColorFor(p.Id));
+                DrawTrail(image, mat, trail, ColorFor(p.Id), trailThickness);
             }
         }
         foreach (var p in points)
         {
-            if (!float.IsFinite(p.X) || !float.IsFinite(p.Y))
+            if (!float.IsFinite(p.X) || !float.IsFinite(p.Y) || !Near(image, p.X, p.Y, radius))
             {
                 continue;
             }
-            var color = ColorFor(p.Id);
+            Scalar color = ToScalar(ColorFor(p.Id));
             if (p.Visible)
             {
-                FillCircle(image, p.X, p.Y, Radius, color);
+                Cv2.Circle(mat, Fixed(p.X, p.Y), (int)(radius * One), color, -1, LineTypes.Link8, Shift);
             }
             else
             {
-                DrawRing(image, p.X, p.Y, Radius, RingThickness, color);
+                // OpenCV centres the stroke on the radius: keep the ring inside the marker's radius.
+                float middle = Math.Max(0.5f, radius - RingThickness / 2f);
+                Cv2.Circle(mat, Fixed(p.X, p.Y), (int)(middle * One), color, RingThickness, LineTypes.Link8, Shift);
             }
         }
     }
@@ -101,87 +116,41 @@ public sealed class OverlayRenderer
         };
     }
 
-    /// <summary>Paints every pixel whose centre is within <paramref name="radius"/> of (cx, cy).</summary>
-    public static void FillCircle(RgbImage image, float cx, float cy, float radius, (byte R, byte G, byte B) color) =>
-        PaintAnnulus(image, cx, cy, -1f, radius, color, 1f);
-
-    /// <summary>Paints the pixels whose centre is between radius - thickness and radius of (cx, cy); the middle is left alone.</summary>
-    public static void DrawRing(RgbImage image, float cx, float cy, float radius, float thickness, (byte R, byte G, byte B) color) =>
-        PaintAnnulus(image, cx, cy, Math.Max(0f, radius - thickness), radius, color, 1f);
-
-    /// <summary>Draws a 1-pixel line from (x0, y0) to (x1, y1), blended with <paramref name="alpha"/> (0..1).</summary>
-    public static void DrawLine(RgbImage image, float x0, float y0, float x1, float y1, (byte R, byte G, byte B) color, float alpha)
+    private static void DrawTrail(RgbImage image, Mat mat, Trail trail, (byte R, byte G, byte B) color, int thickness)
     {
-        ArgumentNullException.ThrowIfNull(image);
-        // Walk pixel centres along the major axis (DDA); coordinates are raster, so pixel = floor(coordinate).
-        var dx = x1 - x0;
-        var dy = y1 - y0;
-        var steps = (int)MathF.Ceiling(MathF.Max(MathF.Abs(dx), MathF.Abs(dy)));
-        if (steps > 4 * (image.Width + image.Height))
-        {
-            return; // a wild jump; not worth drawing
-        }
-        for (var i = 0; i <= steps; i++)
-        {
-            var t = steps == 0 ? 0f : (float)i / steps;
-            Blend(image, (int)MathF.Floor(x0 + t * dx), (int)MathF.Floor(y0 + t * dy), color, alpha);
-        }
-    }
-
-    private static void DrawTrail(RgbImage image, Trail trail, (byte R, byte G, byte B) color)
-    {
-        // Oldest segment faintest: alpha rises linearly to 0.9 for the newest segment.
+        // Oldest segment faintest: alpha rises linearly to 0.9 for the newest segment. OpenCV draws opaque lines,
+        // so each segment's colour is blended with the pixel under its middle (backgrounds vary slowly over a segment).
         var n = trail.Count;
         for (var k = 1; k < n; k++)
         {
             var (ax, ay) = trail.Get(k - 1);
             var (bx, by) = trail.Get(k);
-            var alpha = 0.9f * k / (n - 1);
-            DrawLine(image, ax, ay, bx, by, color, alpha);
-        }
-    }
-
-    private static void PaintAnnulus(RgbImage image, float cx, float cy, float inner, float outer, (byte R, byte G, byte B) color, float alpha)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        var xMin = Math.Max(0, (int)MathF.Floor(cx - outer));
-        var xMax = Math.Min(image.Width - 1, (int)MathF.Ceiling(cx + outer));
-        var yMin = Math.Max(0, (int)MathF.Floor(cy - outer));
-        var yMax = Math.Min(image.Height - 1, (int)MathF.Ceiling(cy + outer));
-        float outer2 = outer * outer, inner2 = inner < 0 ? -1f : inner * inner;
-        for (var y = yMin; y <= yMax; y++)
-        {
-            var py = y + 0.5f - cy;
-            for (var x = xMin; x <= xMax; x++)
+            if (MathF.Abs(bx - ax) + MathF.Abs(by - ay) > 2 * (image.Width + image.Height))
             {
-                var px = x + 0.5f - cx;
-                var d2 = px * px + py * py;
-                if (d2 <= outer2 && d2 > inner2)
-                {
-                    Blend(image, x, y, color, alpha);
-                }
+                continue; // a wild jump; not worth drawing
             }
+            var alpha = 0.9f * k / (n - 1);
+            var under = PixelOrBlack(image, (ax + bx) / 2, (ay + by) / 2);
+            var blended = ((byte)(under.R + alpha * (color.R - under.R) + 0.5f),
+                (byte)(under.G + alpha * (color.G - under.G) + 0.5f),
+                (byte)(under.B + alpha * (color.B - under.B) + 0.5f));
+            Cv2.Line(mat, Fixed(ax, ay), Fixed(bx, by), ToScalar(blended), thickness, LineTypes.Link8, Shift);
         }
     }
 
-    private static void Blend(RgbImage image, int x, int y, (byte R, byte G, byte B) color, float alpha)
+    /// <summary>Raster coordinates (pixel centres at +0.5) to OpenCV's fixed-point pixel-centre coordinates.</summary>
+    private static Point Fixed(float x, float y) => new((int)MathF.Round((x - 0.5f) * One), (int)MathF.Round((y - 0.5f) * One));
+
+    /// <summary>Whether a marker at (x, y) can touch the image (and its fixed-point centre fits in an int).</summary>
+    private static bool Near(RgbImage image, float x, float y, float radius) =>
+        x > -radius && y > -radius && x < image.Width + radius && y < image.Height + radius;
+
+    private static Scalar ToScalar((byte R, byte G, byte B) c) => new(c.R, c.G, c.B); // the image is RGB
+
+    private static (byte R, byte G, byte B) PixelOrBlack(RgbImage image, float x, float y)
     {
-        if ((uint)x >= (uint)image.Width || (uint)y >= (uint)image.Height)
-        {
-            return;
-        }
-        var row = image.Row(y);
-        var i = x * 3;
-        if (alpha >= 1f)
-        {
-            row[i] = color.R;
-            row[i + 1] = color.G;
-            row[i + 2] = color.B;
-            return;
-        }
-        row[i] = (byte)(row[i] + alpha * (color.R - row[i]) + 0.5f);
-        row[i + 1] = (byte)(row[i + 1] + alpha * (color.G - row[i + 1]) + 0.5f);
-        row[i + 2] = (byte)(row[i + 2] + alpha * (color.B - row[i + 2]) + 0.5f);
+        int px = (int)MathF.Floor(x), py = (int)MathF.Floor(y);
+        return (uint)px < (uint)image.Width && (uint)py < (uint)image.Height ? image.GetPixel(px, py) : ((byte)0, (byte)0, (byte)0);
     }
 
     /// <summary>Ring buffer of a point's recent positions; a gap in frames restarts the trail.</summary>

@@ -18,7 +18,7 @@ public enum PixelFormat
     /// <summary>Raw 8-bit grey (1 byte per pixel); replicated into R, G and B.</summary>
     Gray8 = 3,
 
-    /// <summary>A JPEG (JFIF/EXIF) file, decoded with libturbojpeg.</summary>
+    /// <summary>A JPEG (JFIF/EXIF) file, decoded with OpenCV.</summary>
     Jpeg = 4,
 
     /// <summary>A PNG file (8- or 16-bit, non-interlaced).</summary>

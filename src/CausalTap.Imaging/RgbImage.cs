@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using OpenCvSharp;
 
 namespace CausalTap.Imaging;
 
@@ -16,6 +18,9 @@ public sealed class RgbImage : IDisposable
 {
     private byte[] _buffer;
     private bool _pooled;
+    /// <summary>An OpenCV header over the pinned buffer (CV_8UC3, this size and stride), made on first use.</summary>
+    private Mat? _mat;
+    private GCHandle _pin;
 
     /// <summary>An empty image (0x0) that grows on first use.</summary>
     public RgbImage()
@@ -118,6 +123,44 @@ public sealed class RgbImage : IDisposable
         Stride = stride;
     }
 
+    /// <summary>
+    /// The pixels as an OpenCV <see cref="Mat"/> (CV_8UC3, RGB order) that shares this image's buffer, so OpenCV
+    /// reads and writes them in place. The header is kept (and the buffer pinned) until the size or buffer changes,
+    /// so a stream of equally sized frames makes it once. Do not dispose it.
+    /// </summary>
+    public Mat AsMat()
+    {
+        if (Width == 0 || Height == 0) throw new InvalidOperationException("the image is empty (0x0)");
+        if (_mat is { } mat && _pin.IsAllocated && ReferenceEquals(_pin.Target, _buffer) && mat.Cols == Width && mat.Rows == Height
+            && mat.Step() == Stride)
+        {
+            return mat;
+        }
+        ReleaseMat();
+        _pin = GCHandle.Alloc(_buffer, GCHandleType.Pinned);
+        _mat = Mat.FromPixelData(Height, Width, MatType.CV_8UC3, _pin.AddrOfPinnedObject(), Stride);
+        return _mat;
+    }
+
+    private void ReleaseMat()
+    {
+        _mat?.Dispose();
+        _mat = null;
+        if (_pin.IsAllocated) _pin.Free();
+    }
+
+    /// <summary>
+    /// Scales this image into <paramref name="destination"/> at <paramref name="width"/> x <paramref name="height"/>
+    /// with OpenCV's area interpolation (the antialiased downscale; bilinear when enlarging).
+    /// </summary>
+    public void ScaleTo(RgbImage destination, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (ReferenceEquals(destination, this)) throw new ArgumentException("scale into another image", nameof(destination));
+        destination.Resize(width, height);
+        Cv2.Resize(AsMat(), destination.AsMat(), new Size(width, height), 0, 0, InterpolationFlags.Area);
+    }
+
     /// <summary>Copies this image into <paramref name="destination"/> (resized to match).</summary>
     public void CopyTo(RgbImage destination)
     {
@@ -143,6 +186,7 @@ public sealed class RgbImage : IDisposable
     /// <summary>Returns a pooled buffer to the pool; the image becomes 0x0 and may be reused.</summary>
     public void Dispose()
     {
+        ReleaseMat();
         if (_pooled)
         {
             ArrayPool<byte>.Shared.Return(_buffer);

@@ -23,7 +23,7 @@ public sealed class AuthTlsTests(ITestOutputHelper log) : IDisposable
         E2EEnvironment.RequireFfmpeg();
         var tls = MakeCertificates(_dir);
         await using ServerProcess server = await ServerProcess.StartAsync(Path.Combine(_dir, "episodes"), 0, tls, Token);
-        string[] common = ["stream", "lavfi:testsrc2=size=160x120:rate=30", "--server", server.HostPort, "--max-frames", "5", "--fps", "30"];
+        string[] common = ["stream", "synthetic:160x120", "--server", server.HostPort, "--max-frames", "5", "--fps", "30"];
 
         ProcessResult ok = await ChildProcess.StartCli([.. common, "--tls-ca", tls.Ca, "--token", Token]).WaitForExitAsync(TimeSpan.FromMinutes(2));
         log.WriteLine(ok.Stdout);
@@ -39,7 +39,7 @@ public sealed class AuthTlsTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("Unauthenticated", wrongToken.Stderr);
 
         // Without the CA file the system trust store is used, which does not know the test CA.
-        ProcessResult untrusted = await ChildProcess.StartCli(["stream", "lavfi:testsrc2=size=160x120:rate=30", "--server", $"https://{server.HostPort}",
+        ProcessResult untrusted = await ChildProcess.StartCli(["stream", "synthetic:160x120", "--server", $"https://{server.HostPort}",
             "--max-frames", "5", "--token", Token]).WaitForExitAsync(TimeSpan.FromMinutes(2));
         Assert.Equal(1, untrusted.ExitCode);
         Assert.Contains("error:", untrusted.Stderr);

@@ -30,80 +30,13 @@ public sealed class ClientPartsTests : IDisposable
         return output.ToArray();
     }
 
-    private static byte[] MjpegStream(int frames, int width, int height) =>
-        FfmpegOutput("-f", "lavfi", "-i", $"testsrc2=size={width}x{height}:rate=30", "-frames:v", frames.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-f", "image2pipe", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", "-");
-
-    [Fact]
-    public void JpegSplitter_returns_each_frame_of_an_mjpeg_pipe_and_its_size()
-    {
-        byte[] stream = MjpegStream(5, 96, 64);
-        using var input = new MemoryStream(stream);
-        using var decoder = new JpegDecoder();
-        using var image = new RgbImage();
-        var total = 0L;
-        for (int i = 0; i < 5; i++)
-        {
-            byte[]? jpeg = JpegStreamSplitter.ReadNext(input, out int w, out int h);
-            Assert.NotNull(jpeg);
-            Assert.Equal((96, 64), (w, h));
-            Assert.Equal((0xFF, 0xD8), (jpeg[0], jpeg[1]));
-            Assert.Equal((0xFF, 0xD9), (jpeg[^2], jpeg[^1]));
-            decoder.Decode(jpeg, image);
-            Assert.Equal((96, 64), (image.Width, image.Height));
-            total += jpeg.Length;
-        }
-        Assert.Null(JpegStreamSplitter.ReadNext(input, out _, out _));
-        Assert.Equal(stream.Length, total);
-    }
-
-    [Fact]
-    public void JpegSplitter_is_not_fooled_by_an_end_marker_inside_a_segment()
-    {
-        byte[] original = JpegStreamSplitter.ReadNext(new MemoryStream(MjpegStream(1, 32, 32)), out _, out _)!;
-        // An APP1 segment whose payload is FF D9 FF D9: a splitter that searches for FF D9 would cut here.
-        byte[] app1 = [0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0xFF, 0xD9];
-        byte[] tricky = [.. original[..2], .. app1, .. original[2..]];
-        using var input = new MemoryStream([.. tricky, .. tricky]);
-        Assert.Equal(tricky, JpegStreamSplitter.ReadNext(input, out int w, out _));
-        Assert.Equal(32, w);
-        Assert.Equal(tricky, JpegStreamSplitter.ReadNext(input, out _, out _));
-        Assert.Null(JpegStreamSplitter.ReadNext(input, out _, out _));
-    }
-
-    [Fact]
-    public void JpegSplitter_rejects_truncated_and_foreign_data()
-    {
-        byte[] jpeg = JpegStreamSplitter.ReadNext(new MemoryStream(MjpegStream(1, 32, 32)), out _, out _)!;
-        Assert.Throws<VideoIOException>(() => JpegStreamSplitter.ReadNext(new MemoryStream(jpeg[..^10]), out _, out _));
-        Assert.Throws<VideoIOException>(() => JpegStreamSplitter.ReadNext(new MemoryStream(Encoding.ASCII.GetBytes("P6 not a jpeg")), out _, out _));
-    }
-
-    [Fact]
-    public void PpmReader_reads_back_to_back_images_with_comments()
-    {
-        byte[] first = [.. Encoding.ASCII.GetBytes("P6\n# made by a test\n2 1\n255\n"), 1, 2, 3, 4, 5, 6];
-        byte[] second = [.. Encoding.ASCII.GetBytes("P6 1 2 255 "), 9, 8, 7, 6, 5, 4];
-        using var input = new MemoryStream([.. first, .. second]);
-        PpmStreamReader.Image? a = PpmStreamReader.ReadNext(input);
-        PpmStreamReader.Image? b = PpmStreamReader.ReadNext(input);
-        Assert.Equal((2, 1), (a!.Width, a.Height));
-        Assert.Equal([1, 2, 3, 4, 5, 6], a.Pixels);
-        Assert.Equal((1, 2), (b!.Width, b.Height));
-        Assert.Equal([9, 8, 7, 6, 5, 4], b.Pixels);
-        Assert.Null(PpmStreamReader.ReadNext(input));
-        Assert.Throws<VideoIOException>(() => PpmStreamReader.ReadNext(new MemoryStream(first[..^2])));
-        Assert.Throws<VideoIOException>(() => PpmStreamReader.ReadNext(new MemoryStream(Encoding.ASCII.GetBytes("P6 2 1 65535 "))));
-    }
-
     [Theory]
     [InlineData("jpeg")]
     [InlineData("raw")]
-    public void Ffmpeg_source_delivers_frames_of_the_scaled_size(string formatName)
+    public void Imaging_source_delivers_frames_of_the_scaled_size(string formatName)
     {
         StreamImageFormat format = formatName == "raw" ? StreamImageFormat.Raw : StreamImageFormat.Jpeg;
-        E2EEnvironment.RequireFfmpeg();
-        using IStreamFrameSource source = StreamFrameSources.Open("lavfi:testsrc2=size=160x120:rate=30", format, scaleWidth: 80);
+        using IStreamFrameSource source = StreamFrameSources.Open("synthetic:160x120", format, scaleWidth: 80);
         for (int i = 0; i < 3; i++)
         {
             Assert.True(source.TryRead(out SourceFrame frame));
@@ -118,9 +51,21 @@ public sealed class ClientPartsTests : IDisposable
             {
                 Assert.Equal("jpeg", wire.Encoded.Format);
                 Assert.Equal(0xD8, wire.Encoded.Data[1]);
+                Assert.Equal(0xD9, wire.Encoded.Data[^1]);
             }
             Assert.Equal((ulong)i, wire.Sequence);
         }
+    }
+
+    [Fact]
+    public void A_camera_device_that_does_not_exist_is_a_clear_error()
+    {
+        // No V4L2 device exists on the CI machines: opening one must say which device and why, not crash.
+        const string device = "/dev/video97";
+        Assert.False(File.Exists(device));
+        var e = Assert.Throws<VideoIOException>(() => StreamFrameSources.Open(device, StreamImageFormat.Jpeg));
+        Assert.Contains(device, e.Message);
+        Assert.Contains("V4L2", e.Message);
     }
 
     [Fact]

@@ -92,7 +92,7 @@ public sealed class RecordReplayTests(ITestOutputHelper log) : IAsyncLifetime
     /// </summary>
     private async Task<List<TrackUpdate>> RecordUntilKilledAsync(ServerProcess server)
     {
-        using IStreamFrameSource source = StreamFrameSources.Open("lavfi:testsrc2=size=160x120:rate=30", StreamImageFormat.Jpeg);
+        using IStreamFrameSource source = StreamFrameSources.Open("synthetic:160x120", StreamImageFormat.Jpeg);
         SessionInfo session = await server.Client.OpenSessionAsync(new OpenSessionRequest
         {
             CameraId = "e2e-crash", Record = true, EpisodeName = EpisodeName, IngestPolicy = IngestPolicy.Block, FrameWidth = 160, FrameHeight = 120,

@@ -7,7 +7,7 @@ public sealed class FrameDecoderTests
     [PythonFact]
     public void Encoded_SniffsJpegAndPng()
     {
-        var jpeg = JpegDecoderTests.MakeJpeg(48, 32);
+        var jpeg = ImageDecoderJpegTests.MakeJpeg(48, 32);
         var png = TestPngWriter.Write(new byte[10 * 6 * 3], 10, 6, 3, _ => 0);
         using var decoder = new FrameDecoder();
         using var image = new RgbImage();

@@ -18,7 +18,7 @@ public sealed class OverlayRendererTests
     public void OccludedPoint_IsHollowRing()
     {
         using var image = new RgbImage(64, 64);
-        var renderer = new OverlayRenderer { Radius = 4, RingThickness = 1.5f, TrailLength = 0 };
+        var renderer = new OverlayRenderer { Radius = 4, RingThickness = 2, TrailLength = 0 };
         renderer.Render(image, [new OverlayPoint(5, 20.5f, 30.5f, Visible: false)]);
         var color = OverlayRenderer.ColorFor(5);
         Assert.Equal(((byte)0, (byte)0, (byte)0), image.GetPixel(20, 30)); // centre untouched
@@ -77,6 +77,18 @@ public sealed class OverlayRendererTests
         var renderer = new OverlayRenderer();
         renderer.Render(image, [new(1, -3, -3, true), new(2, 100, 5, false), new(3, float.NaN, 2, true), new(4, 15.9f, 15.9f, true)]);
         Assert.Equal(OverlayRenderer.ColorFor(4), image.GetPixel(15, 15));
+    }
+
+    [Fact]
+    public void Markers_ScaleWithTheFrame_SoTheyShowOn720p()
+    {
+        var renderer = new OverlayRenderer();
+        Assert.Equal(7.2f, renderer.RadiusFor(1280, 720), 3);
+        Assert.Equal(4f, renderer.RadiusFor(160, 120));
+        using var image = new RgbImage(1280, 720);
+        renderer.Render(image, [new OverlayPoint(2, 640.5f, 360.5f, Visible: true)]);
+        Assert.Equal(OverlayRenderer.ColorFor(2), image.GetPixel(646, 360)); // 6 px from the centre: inside
+        Assert.Equal(((byte)0, (byte)0, (byte)0), image.GetPixel(649, 360));
     }
 
     private static int Brightness((byte R, byte G, byte B) p) => p.R + p.G + p.B;

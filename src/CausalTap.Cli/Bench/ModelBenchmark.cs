@@ -13,9 +13,9 @@ namespace CausalTap.Cli.Bench;
 /// fuse, and the whole Track call), p50/p99/mean, frames per second and memory for each point count.
 /// <para>
 /// Frames: a loop of <see cref="LoopFrames"/> frames, either the first frames of <c>--video</c> or a procedural
-/// moving texture (so it runs anywhere). Each loop frame is encoded to JPEG once at start by the ffmpeg CLI; every
-/// measured frame is then decoded from JPEG (libturbojpeg, as the server decodes camera frames) and tracked. When
-/// ffmpeg or libturbojpeg is missing the decode stage is skipped (and the output says so) and raw frames are tracked.
+/// moving texture (so it runs anywhere). Each loop frame is encoded to JPEG once at start (OpenCV); every measured
+/// frame is then decoded from JPEG (OpenCV imdecode, as the server decodes camera frames) and tracked. When OpenCV's
+/// native library cannot load the decode stage is skipped (and the output says so) and raw frames are tracked.
 /// </para>
 /// <para>
 /// Per point count: a new stream, the points on a grid, added on the first warm-up frame (that frame's query time
@@ -57,8 +57,7 @@ internal static class ModelBenchmark
         (RgbImage[] loop, string source) = LoadFrames(s);
         int frameWidth = loop[0].Width, frameHeight = loop[0].Height;
         (byte[][]? jpegs, string decodeNote) = EncodeJpegs(loop);
-        using JpegDecoder? decoder = jpegs is null ? null : TryCreateDecoder(ref decodeNote);
-        if (decoder is null) jpegs = null;
+        using FrameDecoder? decoder = jpegs is null ? null : new FrameDecoder();
         long? stateBytes = tracker.Model.HasTapir ? 4L * tracker.Model.StateFloatsPerPoint : 0;
 
         var results = new List<PointResult>();
@@ -94,7 +93,7 @@ internal static class ModelBenchmark
                 ["frames"] = s.Frames,
                 ["warmup"] = s.Warmup,
                 ["churn"] = s.Churn,
-                ["decode"] = jpegs is null ? null : "jpeg (libturbojpeg)",
+                ["decode"] = jpegs is null ? null : "jpeg (OpenCV imdecode)",
                 ["decode_note"] = decodeNote,
                 ["stage_names"] = StageNames,
                 ["results"] = results,
@@ -133,7 +132,7 @@ internal static class ModelBenchmark
         return 0;
     }
 
-    private static PointResult RunOne(Settings s, LoadedTracker tracker, RgbImage[] loop, byte[][]? jpegs, JpegDecoder? decoder,
+    private static PointResult RunOne(Settings s, LoadedTracker tracker, RgbImage[] loop, byte[][]? jpegs, FrameDecoder? decoder,
         int points, long? stateBytes, Progress progress, int width, int height)
     {
         GC.Collect();
@@ -180,7 +179,7 @@ internal static class ModelBenchmark
             if (jpegs is not null && decoder is not null)
             {
                 long t0 = Stopwatch.GetTimestamp();
-                decoder.Decode(jpegs[index], decoded);
+                decoder.Decode(jpegs[index], Imaging.PixelFormat.Jpeg, decoded);
                 decodeMs = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 frame = decoded;
             }
@@ -266,97 +265,26 @@ internal static class ModelBenchmark
         return (loop, $"procedural moving texture ({LoopFrames}-frame loop)");
     }
 
-    /// <summary>A textured frame that translates 3 px right and 2 px down per frame, with a few blobs.</summary>
+    /// <summary>A textured frame that translates 3 px right and 2 px down per frame (<see cref="SyntheticFrameSource"/>).</summary>
     internal static RgbImage Procedural(int width, int height, int t)
     {
-        var image = new RgbImage(width, height);
-        for (int y = 0; y < height; y++)
-        {
-            Span<byte> row = image.Row(y);
-            double v = y - 2.0 * t;
-            for (int x = 0; x < width; x++)
-            {
-                double u = x - 3.0 * t;
-                double a = Math.Sin(u * 0.11) * Math.Cos(v * 0.07) + 0.5 * Math.Sin((u + v) * 0.031);
-                double b = Math.Sin(u * 0.023 + v * 0.041) + 0.3 * Math.Cos(u * 0.19 - v * 0.13);
-                int cell = ((int)Math.Floor(u / 24) + (int)Math.Floor(v / 24)) & 1;
-                row[3 * x] = (byte)Math.Clamp(128 + 70 * a + 30 * cell, 0, 255);
-                row[3 * x + 1] = (byte)Math.Clamp(128 + 80 * b, 0, 255);
-                row[3 * x + 2] = (byte)Math.Clamp(128 + 60 * (a - b) - 30 * cell, 0, 255);
-            }
-        }
+        var image = new RgbImage();
+        SyntheticFrameSource.Render(image, width, height, t);
         return image;
     }
 
-    /// <summary>Encodes each loop frame to JPEG with the ffmpeg CLI (quality ~90); null plus the reason when it cannot.</summary>
+    /// <summary>Encodes each loop frame to JPEG once (OpenCV, quality 90), so the measured loop decodes real camera-like JPEGs.</summary>
     private static (byte[][]? Jpegs, string Note) EncodeJpegs(RgbImage[] loop)
     {
-        string exe = Environment.GetEnvironmentVariable("CAUSALTAP_FFMPEG") is { Length: > 0 } f ? f : "ffmpeg";
-        string dir = Directory.CreateTempSubdirectory("causaltap-bench-").FullName;
         try
         {
-            var jpegs = new byte[loop.Length][];
-            for (int i = 0; i < loop.Length; i++)
-            {
-                RgbImage frame = loop[i];
-                string path = Path.Combine(dir, $"{i}.jpg");
-                var info = new ProcessStartInfo(exe)
-                {
-                    RedirectStandardInput = true,
-                    RedirectStandardError = true,
-                    UseShellExecute = false,
-                };
-                foreach (string a in new[] { "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{frame.Width}x{frame.Height}",
-                                             "-i", "-", "-frames:v", "1", "-q:v", "3", "-pix_fmt", "yuvj420p", path })
-                {
-                    info.ArgumentList.Add(a);
-                }
-                using var p = Process.Start(info)!;
-                Task<string> stderr = p.StandardError.ReadToEndAsync();
-                Stream stdin = p.StandardInput.BaseStream;
-                for (int y = 0; y < frame.Height; y++) stdin.Write(frame.Row(y));
-                stdin.Close();
-                if (!p.WaitForExit(60_000))
-                {
-                    p.Kill();
-                    return (null, "skipped: ffmpeg did not finish encoding the JPEG frames within 60 s");
-                }
-                if (p.ExitCode != 0 || !File.Exists(path))
-                {
-                    return (null, $"skipped: ffmpeg could not encode JPEG frames ({stderr.Result.Trim()})");
-                }
-                jpegs[i] = File.ReadAllBytes(path);
-            }
+            byte[][] jpegs = loop.Select(frame => ImageEncoder.EncodeJpeg(frame)).ToArray();
             double kb = jpegs.Average(j => j.Length) / 1024.0;
-            return (jpegs, $"JPEG (libturbojpeg), {loop[0].Width}x{loop[0].Height}, ~{kb.ToString("F0", CultureInfo.InvariantCulture)} KiB per frame, encoded once by ffmpeg -q:v 3");
+            return (jpegs, $"JPEG (OpenCV {OpenCvRuntime.Version} imdecode), {loop[0].Width}x{loop[0].Height}, ~{kb.ToString("F0", CultureInfo.InvariantCulture)} KiB per frame, encoded once at quality 90");
         }
-        catch (System.ComponentModel.Win32Exception ex)
+        catch (ImagingDependencyException ex)
         {
-            return (null, $"skipped: ffmpeg is not installed ({ex.Message}); raw frames are tracked");
-        }
-        finally
-        {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (IOException)
-            {
-                // a temp folder left behind is harmless
-            }
-        }
-    }
-
-    private static JpegDecoder? TryCreateDecoder(ref string note)
-    {
-        try
-        {
-            return new JpegDecoder();
-        }
-        catch (Exception ex) when (ex is ImagingDependencyException or DllNotFoundException)
-        {
-            note = $"skipped: libturbojpeg is not available ({ex.Message}); raw frames are tracked";
-            return null;
+            return (null, $"skipped: {ex.Message}; raw frames are tracked");
         }
     }
 

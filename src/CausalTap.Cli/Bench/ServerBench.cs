@@ -1,4 +1,5 @@
 using System.CommandLine;
+using CausalTap.Imaging.Video;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -30,7 +31,7 @@ internal static class ServerBenchmark
         var fps = new Option<double>("--fps") { Description = "Frames per second each camera sends.", DefaultValueFactory = _ => 30 };
         var seconds = new Option<double>("--seconds") { Description = "Measured seconds per stream count.", DefaultValueFactory = _ => 20 };
         var warmup = new Option<double>("--warmup") { Description = "Unmeasured seconds first (model sessions, JIT, points' first frame).", DefaultValueFactory = _ => 3 };
-        var clip = new Option<string?>("--clip") { Description = "Video to take frames from (default: ../shared/data/robot_real/umi_cup_fullframe.mp4 when present, else ffmpeg's testsrc2 pattern)." };
+        var clip = new Option<string?>("--clip") { Description = "Video to take frames from (default: ../shared/data/robot_real/umi_cup_fullframe.mp4 when present, else the synthetic moving pattern)." };
         var width = new Option<int>("--width") { Description = "Frame width sent (clip frames are scaled, aspect kept).", DefaultValueFactory = _ => 640 };
         var server = new Option<string?>("--server") { Description = "Measure an external server (host:port) instead of one started in this process." };
         var token = new Option<string?>("--token") { Description = "Bearer token for --server." };
@@ -107,14 +108,14 @@ internal static class ServerBenchmark
         {
             throw new CliException($"--clip '{clip}' does not exist.");
         }
-        string source = clip ?? $"lavfi:testsrc2=size={settings.Width}x{settings.Width * 3 / 4}:rate=30";
+        string source = clip ?? $"{SyntheticFrameSource.Prefix}:{settings.Width}x{settings.Width * 3 / 4 / 2 * 2}";
         var frames = new List<SourceFrame>();
         using (IStreamFrameSource reader = StreamFrameSources.Open(source, StreamImageFormat.Jpeg, clip is null ? 0 : settings.Width))
         {
             while (frames.Count < 90 && reader.TryRead(out SourceFrame frame)) frames.Add(frame);
         }
         if (frames.Count == 0) throw new CliException($"no frames in '{source}'.");
-        return (frames, clip ?? "ffmpeg testsrc2 (synthetic)");
+        return (frames, clip ?? "synthetic moving pattern");
     }
 
     private static async Task<Row> RunScenarioAsync(ServerConnection server, List<SourceFrame> frames, int streams, Settings settings, CancellationToken ct)

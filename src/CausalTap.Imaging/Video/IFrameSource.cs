@@ -22,12 +22,15 @@ public interface IFrameSource : IDisposable
     bool TryReadFrame(RgbImage destination);
 }
 
-/// <summary>Opens the right <see cref="IFrameSource"/> for a path.</summary>
+/// <summary>Opens the right <see cref="IFrameSource"/> for what a user names on the command line.</summary>
 public static class FrameSource
 {
-    /// <summary>A <see cref="FrameDirectoryReader"/> for a directory, otherwise a <see cref="VideoReader"/>.</summary>
+    /// <summary>
+    /// A <see cref="FrameDirectoryReader"/> for a folder of JPEG/PNG frames; otherwise a <see cref="VideoReader"/>:
+    /// a video file, a V4L2 camera (<c>/dev/video0</c>) or an rtsp/http URL; or the test pattern
+    /// <c>synthetic:WxH</c> (<see cref="SyntheticFrameSource"/>).
+    /// </summary>
     public static IFrameSource Open(string path, double directoryFramesPerSecond = 30) =>
-        Directory.Exists(path)
-            ? new FrameDirectoryReader(path) { FramesPerSecond = directoryFramesPerSecond }
-            : VideoReader.Open(path);
+        Directory.Exists(path) ? new FrameDirectoryReader(path) { FramesPerSecond = directoryFramesPerSecond }
+        : SyntheticFrameSource.TryParse(path) ?? (IFrameSource)VideoReader.Open(path);
 }

@@ -1,9 +1,8 @@
 namespace CausalTap.Imaging.Video;
 
 /// <summary>
-/// A video file could not be probed, read or written (missing or unreadable file, ffmpeg failure). The message
-/// includes the file and the last lines ffmpeg/ffprobe printed. A missing ffmpeg binary is an
-/// <see cref="ImagingDependencyException"/> instead.
+/// A video file, camera or stream could not be opened, read or written (missing or unreadable file, no such
+/// camera, unreachable URL, a codec this OpenCV build cannot write). The message names the source and says why.
 /// </summary>
 public sealed class VideoIOException : Exception
 {

@@ -1,28 +1,45 @@
+using OpenCvSharp;
+
 namespace CausalTap.Imaging.Video;
 
+/// <summary>What a <see cref="VideoReader"/> reads from.</summary>
+public enum VideoSourceKind
+{
+    /// <summary>A video file (any container and codec OpenCV's built-in FFmpeg reads).</summary>
+    File,
+
+    /// <summary>A V4L2 camera, <c>/dev/videoN</c>: the camera on the robot.</summary>
+    Camera,
+
+    /// <summary>A network stream: <c>rtsp://</c>, <c>http(s)://</c> (IP cameras, MJPEG servers).</summary>
+    Stream,
+}
+
 /// <summary>
-/// Reads a video file frame by frame by running <c>ffmpeg</c> as a subprocess that decodes to raw
-/// <c>rgb24</c> on its stdout. Size, rate and frame count come from <c>ffprobe</c> first. Frames are read
-/// straight into the caller's <see cref="RgbImage"/> (no per-frame allocation). Rotation metadata is ignored
-/// (<c>-noautorotate</c>) so frames always have the probed coded size, and every decoded frame is delivered
-/// once (<c>-vsync passthrough</c>: no duplicates or drops for variable-rate files).
+/// Reads frames from a video file, a V4L2 camera or a network stream with OpenCV's <see cref="VideoCapture"/>
+/// (its FFmpeg backend for files and streams, V4L2 for <c>/dev/video*</c>). Frames are converted from OpenCV's BGR
+/// into the caller's <see cref="RgbImage"/>; the native frame buffer is reused. A camera or stream has no frame
+/// count and may report no rate (then 30 is assumed).
 /// </summary>
 public sealed class VideoReader : IFrameSource
 {
-    private readonly FfmpegProcess _ffmpeg;
-    private readonly string _path;
-    private readonly int _frameBytes;
-    private bool _ended;
+    private readonly VideoCapture _capture;
+    private readonly Mat _bgr = new();
+    private readonly string _source;
 
-    private VideoReader(string path, VideoInfo info, FfmpegProcess ffmpeg)
+    private VideoReader(string source, VideoSourceKind kind, VideoCapture capture)
     {
-        _path = path;
-        Info = info;
-        _ffmpeg = ffmpeg;
-        _frameBytes = info.Width * info.Height * 3;
+        _source = source;
+        Kind = kind;
+        _capture = capture;
+        VideoInfo info = VideoInfo.Of(capture);
+        Info = info.FramesPerSecond > 0 ? info : info with { FramesPerSecond = 30 };
     }
 
-    /// <summary>What ffprobe reported.</summary>
+    /// <summary>File, camera or stream.</summary>
+    public VideoSourceKind Kind { get; }
+
+    /// <summary>What the source reported when it was opened.</summary>
     public VideoInfo Info { get; }
 
     /// <inheritdoc/>
@@ -35,58 +52,68 @@ public sealed class VideoReader : IFrameSource
     public double FramesPerSecond => Info.FramesPerSecond;
 
     /// <inheritdoc/>
-    public int? FrameCount => Info.FrameCount;
+    public int? FrameCount => Kind == VideoSourceKind.File ? Info.FrameCount : null;
 
     /// <inheritdoc/>
     public int FramesRead { get; private set; }
 
-    /// <summary>Probes <paramref name="path"/> and starts decoding it.</summary>
-    /// <exception cref="ImagingDependencyException">ffmpeg or ffprobe is not installed.</exception>
-    /// <exception cref="VideoIOException">the file is missing or unreadable.</exception>
-    public static VideoReader Open(string path, string? ffmpegPath = null, string? ffprobePath = null)
+    /// <summary>Which kind of source <paramref name="source"/> names: a URL, a <c>/dev/video*</c> device, else a file.</summary>
+    public static VideoSourceKind KindOf(string source) =>
+        source.Contains("://", StringComparison.Ordinal) ? VideoSourceKind.Stream
+        : source.StartsWith("/dev/video", StringComparison.Ordinal) ? VideoSourceKind.Camera
+        : VideoSourceKind.File;
+
+    /// <summary>Opens <paramref name="source"/>: a video file, a V4L2 device such as <c>/dev/video0</c>, or an rtsp/http URL.</summary>
+    /// <exception cref="VideoIOException">it does not exist or cannot be opened, with the reason.</exception>
+    public static VideoReader Open(string source)
     {
-        var info = VideoInfo.Probe(path, ffprobePath);
-        if (info.Width <= 0 || info.Height <= 0)
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        VideoSourceKind kind = KindOf(source);
+        switch (kind)
         {
-            throw new VideoIOException($"'{path}' reports a frame size of {info.Width}x{info.Height}");
+            case VideoSourceKind.File when !File.Exists(source):
+                throw new VideoIOException($"video file '{source}' does not exist");
+            case VideoSourceKind.Camera when !File.Exists(source):
+                throw new VideoIOException($"camera '{source}' does not exist: no such V4L2 device on this machine (is the camera plugged in, and is the device passed into the container?)");
         }
-        string[] args =
-        [
-            "-v", "error", "-nostdin", "-noautorotate", "-i", path,
-            "-map", "0:v:0", "-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
-        ];
-        var ffmpeg = FfmpegProcess.Start(FfmpegProcess.Resolve("ffmpeg", ffmpegPath), args, redirectInput: false, redirectOutput: true);
-        return new VideoReader(path, info, ffmpeg);
+        OpenCvRuntime.EnsureLoaded();
+        var capture = new VideoCapture(source, kind == VideoSourceKind.Camera ? VideoCaptureAPIs.V4L2 : VideoCaptureAPIs.FFMPEG);
+        if (!capture.IsOpened())
+        {
+            capture.Dispose();
+            throw new VideoIOException(kind switch
+            {
+                VideoSourceKind.Camera => $"camera '{source}' cannot be opened through V4L2 (in use by another program, or no permission: add the user to the 'video' group)",
+                VideoSourceKind.Stream => $"stream '{source}' cannot be opened (unreachable, wrong URL or credentials, or a protocol OpenCV's FFmpeg does not speak)",
+                _ => $"'{source}' cannot be read as a video (not a video file, or a codec OpenCV's FFmpeg cannot decode)",
+            });
+        }
+        var reader = new VideoReader(source, kind, capture);
+        if (reader.Width <= 0 || reader.Height <= 0)
+        {
+            reader.Dispose();
+            throw new VideoIOException($"'{source}' reports a frame size of {reader.Width}x{reader.Height}");
+        }
+        return reader;
     }
 
     /// <inheritdoc/>
     public bool TryReadFrame(RgbImage destination)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        if (_ended)
-        {
-            return false;
-        }
+        if (!_capture.Read(_bgr) || _bgr.Empty()) return false;
+        if (_bgr.Cols != Width || _bgr.Rows != Height)
+            throw new VideoIOException($"'{_source}': frame {FramesRead} is {_bgr.Cols}x{_bgr.Rows}, but the source reported {Width}x{Height}");
         destination.Resize(Width, Height);
-        var got = _ffmpeg.StandardOutput.ReadAtLeast(destination.Buffer.AsSpan(0, _frameBytes), _frameBytes, throwOnEndOfStream: false);
-        if (got == _frameBytes)
-        {
-            FramesRead++;
-            return true;
-        }
-        _ended = true;
-        var code = _ffmpeg.WaitForExit(TimeSpan.FromSeconds(30));
-        if (code != 0)
-        {
-            throw new VideoIOException($"ffmpeg failed while decoding '{_path}' after {FramesRead} frames (exit {code}): {_ffmpeg.StderrTail()}");
-        }
-        if (got != 0)
-        {
-            throw new VideoIOException($"ffmpeg's output for '{_path}' ended inside frame {FramesRead} ({got} of {_frameBytes} bytes)");
-        }
-        return false;
+        Cv2.CvtColor(_bgr, destination.AsMat(), _bgr.Channels() == 1 ? ColorConversionCodes.GRAY2RGB : ColorConversionCodes.BGR2RGB);
+        FramesRead++;
+        return true;
     }
 
-    /// <summary>Stops ffmpeg (if still running).</summary>
-    public void Dispose() => _ffmpeg.Dispose();
+    /// <summary>Closes the file, camera or stream.</summary>
+    public void Dispose()
+    {
+        _capture.Dispose();
+        _bgr.Dispose();
+    }
 }

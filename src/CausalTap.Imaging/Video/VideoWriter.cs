@@ -1,25 +1,25 @@
-using System.Globalization;
+using OpenCvSharp;
 
 namespace CausalTap.Imaging.Video;
 
 /// <summary>
-/// Encodes RGB frames to a video file by piping raw <c>rgb24</c> into an <c>ffmpeg</c> subprocess: H.264
-/// (libx264, CRF <see cref="Crf"/>, preset veryfast) when the local ffmpeg has it, else MPEG-4 part 2, always
-/// <c>yuv420p</c> so that ordinary players open the file. Odd sizes are padded by one pixel to even (yuv420p
-/// needs even dimensions). Call <see cref="Complete"/> to finish the file and see encoder errors;
-/// <see cref="Dispose"/> alone finishes it too but swallows errors.
+/// Encodes RGB frames to a video file with OpenCV's <see cref="OpenCvSharp.VideoWriter"/>: MPEG-4 part 2
+/// (<c>mp4v</c>) for <c>.mp4</c> and <c>.mov</c>, Motion JPEG (<c>MJPG</c>) for <c>.avi</c>. This OpenCV build cannot
+/// write H.264, and these two play in ordinary players. A writer that does not open is an error at once, naming the
+/// file and codec. Both codecs store 4:2:0 chroma and OpenCV silently crops an odd size, so an odd width or height is
+/// padded to even by repeating the last column or row. Call <see cref="Complete"/> (or <see cref="Dispose"/>) to
+/// finish the file.
 /// </summary>
 public sealed class VideoWriter : IDisposable
 {
-    private static readonly Dictionary<string, bool> s_hasX264 = [];
-    private readonly FfmpegProcess _ffmpeg;
-    private readonly string _path;
+    private readonly OpenCvSharp.VideoWriter _writer;
+    private readonly Mat _bgr = new();
+    private readonly Mat _padded = new();
     private bool _completed;
 
-    /// <summary>Starts ffmpeg writing <paramref name="path"/> (overwritten if it exists).</summary>
-    /// <exception cref="ImagingDependencyException">ffmpeg is not installed.</exception>
-    /// <exception cref="VideoIOException">the output folder does not exist.</exception>
-    public VideoWriter(string path, int width, int height, double framesPerSecond, string? ffmpegPath = null, int crf = 18)
+    /// <summary>Opens <paramref name="path"/> for writing (overwritten if it exists).</summary>
+    /// <exception cref="VideoIOException">the folder does not exist, the extension has no codec, or the writer does not open.</exception>
+    public VideoWriter(string path, int width, int height, double framesPerSecond)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
@@ -33,26 +33,29 @@ public sealed class VideoWriter : IDisposable
         {
             throw new VideoIOException($"cannot write '{path}': folder '{dir}' does not exist");
         }
-        _path = path;
+        Codec = CodecFor(path);
+        OpenCvRuntime.EnsureLoaded();
         Width = width;
         Height = height;
         FramesPerSecond = framesPerSecond;
-        Crf = crf;
-        var exe = FfmpegProcess.Resolve("ffmpeg", ffmpegPath);
-        Codec = HasLibx264(exe) ? "libx264" : "mpeg4";
-        var fps = framesPerSecond.ToString("R", CultureInfo.InvariantCulture);
-        var args = new List<string>
+        EncodedWidth = width + (width & 1);
+        EncodedHeight = height + (height & 1);
+        _writer = new OpenCvSharp.VideoWriter(path, FourCC.FromString(Codec), framesPerSecond, new Size(EncodedWidth, EncodedHeight), isColor: true);
+        if (!_writer.IsOpened())
         {
-            "-v", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", $"{width}x{height}", "-framerate", fps, "-i", "-",
-            "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", Codec, "-pix_fmt", "yuv420p", "-r", fps,
-        };
-        args.AddRange(Codec == "libx264"
-            ? ["-preset", "veryfast", "-crf", crf.ToString(CultureInfo.InvariantCulture)]
-            : ["-q:v", "3"]);
-        args.AddRange(["-movflags", "+faststart", path]);
-        _ffmpeg = FfmpegProcess.Start(exe, args, redirectInput: true, redirectOutput: false);
+            _writer.Dispose();
+            throw new VideoIOException($"cannot write '{path}': OpenCV's video writer did not open with codec {Codec} at {width}x{height}");
+        }
     }
+
+    /// <summary>The FourCC used for <paramref name="path"/>'s extension.</summary>
+    /// <exception cref="VideoIOException">an extension this writer has no codec for.</exception>
+    public static string CodecFor(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".mp4" or ".mov" or ".m4v" => "mp4v",
+        ".avi" => "MJPG",
+        var ext => throw new VideoIOException($"cannot write '{path}': no codec for '{ext}' (use .mp4 for MPEG-4 or .avi for Motion JPEG)"),
+    };
 
     /// <summary>Frame width.</summary>
     public int Width { get; }
@@ -60,19 +63,22 @@ public sealed class VideoWriter : IDisposable
     /// <summary>Frame height.</summary>
     public int Height { get; }
 
-    /// <summary>Output frame rate.</summary>
+    /// <summary>Width stored in the file: <see cref="Width"/> rounded up to even.</summary>
+    public int EncodedWidth { get; }
+
+    /// <summary>Height stored in the file: <see cref="Height"/> rounded up to even.</summary>
+    public int EncodedHeight { get; }
+
+    /// <summary>Frame rate written into the file.</summary>
     public double FramesPerSecond { get; }
 
-    /// <summary>libx264 constant rate factor (lower = better; 18 is visually near-lossless).</summary>
-    public int Crf { get; }
-
-    /// <summary>The encoder in use: "libx264" or "mpeg4".</summary>
+    /// <summary>The FourCC in use (mp4v or MJPG).</summary>
     public string Codec { get; }
 
     /// <summary>Frames written so far.</summary>
     public int FramesWritten { get; private set; }
 
-    /// <summary>Appends one frame; it must be <see cref="Width"/> x <see cref="Height"/>.</summary>
+    /// <summary>Appends one frame (its size must be <see cref="Width"/> x <see cref="Height"/>).</summary>
     public void WriteFrame(RgbImage frame)
     {
         ArgumentNullException.ThrowIfNull(frame);
@@ -81,82 +87,33 @@ public sealed class VideoWriter : IDisposable
         {
             throw new ArgumentException($"frame is {frame.Width}x{frame.Height}, the video is {Width}x{Height}", nameof(frame));
         }
-        try
+        Cv2.CvtColor(frame.AsMat(), _bgr, ColorConversionCodes.RGB2BGR);
+        if (EncodedWidth == Width && EncodedHeight == Height)
         {
-            var stdin = _ffmpeg.StandardInput;
-            if (frame.Stride == Width * 3)
-            {
-                stdin.Write(frame.Pixels);
-            }
-            else
-            {
-                for (var y = 0; y < Height; y++)
-                {
-                    stdin.Write(frame.Row(y));
-                }
-            }
+            _writer.Write(_bgr);
         }
-        catch (IOException e)
+        else
         {
-            // ffmpeg closed the pipe: it has failed; report its own words.
-            var code = _ffmpeg.WaitForExit(TimeSpan.FromSeconds(10));
-            _completed = true;
-            throw new VideoIOException($"ffmpeg stopped while writing '{_path}' (exit {code}): {_ffmpeg.StderrTail()}", e);
+            Cv2.CopyMakeBorder(_bgr, _padded, 0, EncodedHeight - Height, 0, EncodedWidth - Width, BorderTypes.Replicate);
+            _writer.Write(_padded);
         }
         FramesWritten++;
     }
 
-    /// <summary>Closes the pipe, waits for ffmpeg to finish the file and throws if it failed.</summary>
+    /// <summary>Finishes the file (writes the index/trailer).</summary>
     public void Complete()
     {
-        if (_completed)
-        {
-            return;
-        }
+        if (_completed) return;
         _completed = true;
-        try
-        {
-            _ffmpeg.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // ffmpeg already exited; its exit code says why
-        }
-        var code = _ffmpeg.WaitForExit(TimeSpan.FromMinutes(5));
-        if (code != 0)
-        {
-            throw new VideoIOException($"ffmpeg failed to write '{_path}' (exit {code}): {_ffmpeg.StderrTail()}");
-        }
+        _writer.Release();
     }
 
-    /// <summary>Finishes the file if <see cref="Complete"/> was not called (errors are swallowed) and releases ffmpeg.</summary>
+    /// <summary>Finishes the file if <see cref="Complete"/> was not called, and frees the encoder.</summary>
     public void Dispose()
     {
-        try
-        {
-            Complete();
-        }
-        catch (VideoIOException)
-        {
-            // Dispose must not throw; callers who care call Complete().
-        }
-        _ffmpeg.Dispose();
-    }
-
-    private static bool HasLibx264(string ffmpeg)
-    {
-        lock (s_hasX264)
-        {
-            if (s_hasX264.TryGetValue(ffmpeg, out var has))
-            {
-                return has;
-            }
-            using var p = FfmpegProcess.Start(ffmpeg, ["-hide_banner", "-encoders"], redirectInput: false, redirectOutput: true);
-            var text = new StreamReader(p.StandardOutput).ReadToEnd();
-            p.WaitForExit(TimeSpan.FromSeconds(30));
-            has = text.Contains(" libx264 ", StringComparison.Ordinal);
-            s_hasX264[ffmpeg] = has;
-            return has;
-        }
+        Complete();
+        _writer.Dispose();
+        _bgr.Dispose();
+        _padded.Dispose();
     }
 }

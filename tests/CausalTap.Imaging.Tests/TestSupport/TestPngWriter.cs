@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
-using CausalTap.Imaging.Png;
+using System.IO.Hashing;
 
 namespace CausalTap.Imaging.Tests.TestSupport;
 
@@ -77,7 +77,7 @@ public static class TestPngWriter
     public static void FixCrc(byte[] png, int pos)
     {
         var len = (int)BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(pos));
-        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(pos + 8 + len), PngCrc32.Compute(png.AsSpan(pos + 4, 4 + len)));
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(pos + 8 + len), Crc32.HashToUInt32(png.AsSpan(pos + 4, 4 + len)));
     }
 
     private static void WriteChunk(Stream s, string type, ReadOnlySpan<byte> data)
@@ -86,7 +86,7 @@ public static class TestPngWriter
         BinaryPrimitives.WriteUInt32BigEndian(buf, (uint)data.Length);
         System.Text.Encoding.ASCII.GetBytes(type, buf.AsSpan(4));
         data.CopyTo(buf.AsSpan(8));
-        BinaryPrimitives.WriteUInt32BigEndian(buf.AsSpan(8 + data.Length), PngCrc32.Compute(buf.AsSpan(4, 4 + data.Length)));
+        BinaryPrimitives.WriteUInt32BigEndian(buf.AsSpan(8 + data.Length), Crc32.HashToUInt32(buf.AsSpan(4, 4 + data.Length)));
         s.Write(buf);
     }
 

@@ -1,10 +1,9 @@
-using CausalTap.Imaging.Native;
 using CausalTap.Imaging.Tests.TestSupport;
 using Xunit.Abstractions;
 
 namespace CausalTap.Imaging.Tests;
 
-public sealed class JpegDecoderTests(ITestOutputHelper output)
+public sealed class ImageDecoderJpegTests(ITestOutputHelper output)
 {
     [PythonTheory]
     [InlineData(640, 480, 90, 2, "pil")]   // 4:2:0
@@ -21,9 +20,9 @@ public sealed class JpegDecoderTests(ITestOutputHelper output)
         RefPeer.Run("jpeg", tmp.File("src.rgb"), w, h, jpg, quality, subsampling, encoder);
         var expected = File.ReadAllBytes(jpg + ".ref.rgb");
 
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
-        decoder.Decode(File.ReadAllBytes(jpg), image);
+        decoder.Decode(File.ReadAllBytes(jpg), PixelFormat.Jpeg, image);
 
         Assert.Equal((w, h), (image.Width, image.Height));
         var (max, count) = Pixels.Diff(image, expected);
@@ -38,11 +37,11 @@ public sealed class JpegDecoderTests(ITestOutputHelper output)
         var files = Directory.GetFiles(dir, "*.jpg").Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(files);
         using var tmp = new TempDir();
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
         foreach (var file in files.Take(5))
         {
-            decoder.Decode(File.ReadAllBytes(file), image);
+            decoder.Decode(File.ReadAllBytes(file), PixelFormat.Jpeg, image);
             var (w, h, expected) = RefPeer.DecodeWithOpenCv(file, tmp.File("ref.rgb"));
             Assert.Equal((w, h), (image.Width, image.Height));
             var (max, count) = Pixels.Diff(image, expected);
@@ -52,34 +51,36 @@ public sealed class JpegDecoderTests(ITestOutputHelper output)
     }
 
     [PythonFact]
-    public void Decode_TruncatedFile_ThrowsTruncatedWithTurboJpegMessage()
+    public void Decode_TruncatedFile_ThrowsTruncated_ThoughOpenCvWouldGreyFillIt()
     {
         var jpeg = MakeJpeg(320, 240);
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
         // Cut in the middle of the entropy-coded data: libjpeg only *warns* here ("Premature end of JPEG file").
         var cut = jpeg.AsSpan(0, jpeg.Length * 6 / 10).ToArray();
-        var e = Assert.Throws<ImageDecodeException>(() => decoder.Decode(cut, image));
+        var e = Assert.Throws<ImageDecodeException>(() => decoder.Decode(cut, PixelFormat.Jpeg, image));
         output.WriteLine(e.Message);
         Assert.Equal(ImageDecodeError.Truncated, e.Error);
-        Assert.Contains("Premature end", e.Message);
+        Assert.Contains("EOI marker", e.Message);
 
         // Cut inside the header.
-        var header = Assert.Throws<ImageDecodeException>(() => decoder.Decode(jpeg.AsSpan(0, 120), image));
+        var header = Assert.Throws<ImageDecodeException>(() => decoder.Decode(jpeg.AsSpan(0, 120), PixelFormat.Jpeg, image));
         output.WriteLine(header.Message);
         Assert.Equal(ImageDecodeError.Truncated, header.Error);
         Assert.Equal(PixelFormat.Jpeg, header.Format);
 
         // The decoder is still good afterwards.
-        decoder.Decode(jpeg, image);
+        decoder.Decode(jpeg, PixelFormat.Jpeg, image);
         Assert.Equal(320, image.Width);
     }
 
     [PythonFact]
-    public void Decode_CorruptEntropyData_Throws()
+    public void Decode_CorruptEntropyData_GivesAFrameOfTheRightSize_AndTheDecoderStaysUsable()
     {
+        // libjpeg treats damaged scan data with intact markers as a warning, not an error, and OpenCV returns the
+        // damaged picture. Such a frame is tracked like any glitchy camera frame (the tracker's occlusion output
+        // covers it); what must hold is no crash, no wrong size, and a decoder that still works.
         var jpeg = MakeJpeg(160, 120);
-        // Overwrite the scan data after the header with garbage (keep the final EOI).
         var bad = (byte[])jpeg.Clone();
         var sos = FindMarker(bad, 0xDA);
         var rng = new Random(7);
@@ -87,61 +88,59 @@ public sealed class JpegDecoderTests(ITestOutputHelper output)
         {
             bad[i] = (byte)rng.Next(256);
         }
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
-        var e = Assert.Throws<ImageDecodeException>(() => decoder.Decode(bad, image));
-        output.WriteLine(e.Message);
-        Assert.Equal(ImageDecodeError.Corrupt, e.Error);
-        Assert.StartsWith("could not decode the JPEG: ", e.Message);
+        try
+        {
+            decoder.Decode(bad, PixelFormat.Jpeg, image);
+            Assert.Equal((160, 120), (image.Width, image.Height));
+        }
+        catch (ImageDecodeException e)
+        {
+            output.WriteLine(e.Message);
+            Assert.Equal(ImageDecodeError.Corrupt, e.Error);
+        }
+        decoder.Decode(jpeg, PixelFormat.Jpeg, image);
+        Assert.Equal((160, 120), (image.Width, image.Height));
     }
 
     [Fact]
     public void Decode_GarbageBytes_ThrowsCorrupt()
     {
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
         var garbage = new byte[1000];
         new Random(1).NextBytes(garbage);
         garbage[0] = 0x12;
-        var e = Assert.Throws<ImageDecodeException>(() => decoder.Decode(garbage, image));
+        var e = Assert.Throws<ImageDecodeException>(() => decoder.Decode(garbage, PixelFormat.Jpeg, image));
         Assert.Equal(ImageDecodeError.Corrupt, e.Error);
         Assert.Contains("SOI", e.Message);
 
-        // Right magic, garbage after it: TurboJPEG's own error text.
+        // Right start and end markers, garbage between them: OpenCV's decoder refuses it.
         garbage[0] = 0xFF;
         garbage[1] = 0xD8;
         garbage[2] = 0xFF;
-        var e2 = Assert.Throws<ImageDecodeException>(() => decoder.Decode(garbage, image));
+        garbage[^2] = 0xFF;
+        garbage[^1] = 0xD9;
+        var e2 = Assert.Throws<ImageDecodeException>(() => decoder.Decode(garbage, PixelFormat.Jpeg, image));
         output.WriteLine(e2.Message);
-        Assert.StartsWith("could not read the JPEG header: ", e2.Message);
+        Assert.Equal(ImageDecodeError.Corrupt, e2.Error);
+        Assert.StartsWith("could not decode the JPEG", e2.Message);
 
-        Assert.Throws<ImageDecodeException>(() => decoder.Decode([], image));
+        Assert.Throws<ImageDecodeException>(() => decoder.Decode([], PixelFormat.Jpeg, image));
     }
 
     [PythonFact]
-    public void Decode_WarmDecoder_AllocatesNothing_AndReportsTiming()
+    public void Decode_WarmDecoder_AllocatesOnlyHeaders_AndReportsTiming()
     {
         var jpeg = MakeJpeg(640, 480);
-        using var decoder = new JpegDecoder();
+        var decoder = new ImageDecoder();
         using var image = new RgbImage();
-        var (allocated, ms) = Allocations.Measure(() => decoder.Decode(jpeg, image), calls: 30);
+        var (allocated, ms) = Allocations.Measure(() => decoder.Decode(jpeg, PixelFormat.Jpeg, image), calls: 30);
         output.WriteLine($"640x480 JPEG ({jpeg.Length} bytes, 4:2:0 q90) decode: {ms:F2} ms/frame, {allocated} bytes allocated in 30 warm decodes");
-        Assert.Equal(0, allocated);
-    }
-
-    [Fact]
-    public void MissingLibrary_SaysToRunSetupScript()
-    {
-        var e = Assert.Throws<ImagingDependencyException>(() => TurboJpegLibrary.Load(["libturbojpeg-does-not-exist.so.99"]));
-        Assert.Contains("scripts/setup.sh", e.Message);
-        Assert.Contains("libturbojpeg0", e.Message);
-    }
-
-    [PythonFact]
-    public void ReadSize_ReturnsHeaderSize()
-    {
-        using var decoder = new JpegDecoder();
-        Assert.Equal((321, 123), decoder.ReadSize(MakeJpeg(321, 123)));
+        // Pixels live in native memory and the warm destination buffer: the one managed object per call is the
+        // Mat that Cv2.ImDecode returns (104 B), whatever the image size.
+        Assert.InRange(allocated / 30, 0, 128);
     }
 
     internal static byte[] MakeJpeg(int w, int h, int quality = 90)
