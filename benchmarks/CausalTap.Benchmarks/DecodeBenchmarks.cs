@@ -18,6 +18,7 @@ public class DecodeBenchmarks
     private readonly RgbImage _image = new();
     private readonly ModelInputWriter _writer = new(256, 256);
     private float[] _tensor = [];
+    private readonly RgbImage _resized = new(256, 256);
 
     /// <summary>Encodes the frame and warms the decoder's buffers.</summary>
     [GlobalSetup]
@@ -45,11 +46,23 @@ public class DecodeBenchmarks
         return _image.Width;
     }
 
+    /// <summary>
+    /// OpenCV's bilinear resize alone (uint8, no normalisation or planar layout), the library alternative to
+    /// <see cref="ModelInputWriter"/>: measured so the choice between them rests on a number.
+    /// </summary>
+    [Benchmark]
+    public int OpenCvResizeOnly()
+    {
+        OpenCvSharp.Cv2.Resize(_image.AsMat(), _resized.AsMat(), new OpenCvSharp.Size(256, 256), 0, 0, OpenCvSharp.InterpolationFlags.Linear);
+        return _resized.Width;
+    }
+
     /// <summary>Releases the decoder.</summary>
     [GlobalCleanup]
     public void Cleanup()
     {
         _decoder.Dispose();
         _image.Dispose();
+        _resized.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using CausalTap.Tracking;
 using System.CommandLine;
 using System.Globalization;
 using CausalTap.Tracking.Evaluation;
@@ -88,7 +89,7 @@ internal static class EvalCommand
                           $"{runner.MillisecondsPerFrame.ToString("F2", CultureInfo.InvariantCulture)} ms/frame in Track()");
 
         var evaluation = new TapVidEvaluation(results, mode!.Value, resolution,
-            $"{ModelResolver.DisplayName(tracker.Directory)} ({ModelResolver.MethodName(tracker.Method)})", Path.GetFileName(Path.TrimEndingDirectorySeparator(datasetDir)));
+            $"{ModelCatalog.FolderName(tracker.Directory)} ({TrackingMethods.Name(tracker.Method)})", Path.GetFileName(Path.TrimEndingDirectorySeparator(datasetDir)));
         if (json)
         {
             Console.Out.WriteLine(TapVidReport.ToJson(evaluation, indented: false));

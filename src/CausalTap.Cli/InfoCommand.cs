@@ -67,16 +67,15 @@ internal static class InfoCommand
     private static int PrintModels(TextWriter output, bool verify = false)
     {
         string dir = Paths.Models;
-        IReadOnlyList<string> models = ModelResolver.ListDirectories(dir);
-        string? defaultModel = models.Count == 0 ? null : ModelResolver.FindDefault(dir);
+        IReadOnlyList<string> models = ModelCatalog.Names(dir);
         string? envDefault = Environment.GetEnvironmentVariable(ModelResolver.DefaultModelVariable);
-        if (envDefault is { Length: > 0 }) defaultModel = envDefault;
+        string? defaultModel = models.Count == 0 && string.IsNullOrWhiteSpace(envDefault) ? null : ModelCatalog.DefaultName(dir, envDefault);
         output.WriteLine($"models in {dir}: {(models.Count == 0 ? "none yet" : models.Count.ToString())}" +
                          (defaultModel is null ? "" : $" (default: {defaultModel})"));
         int rc = 0;
-        foreach (string model in models)
+        foreach (string name in models)
         {
-            string name = Path.GetFileName(model);
+            string model = Path.Combine(dir, name);
             ModelDirectory directory;
             try
             {

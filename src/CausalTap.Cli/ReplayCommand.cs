@@ -72,7 +72,7 @@ internal static class ReplayCommand
         TrackingMethod method = ResolveMethod(parse.GetValue(options.Method), metadata, directory);
         var trackerOptions = new TrackerOptions(parse.GetValue(options.Provider) ?? Tracking.Inference.ExecutionProviders.Auto, parse.GetValue(options.Threads));
         using TrackerModel model = TrackerModel.Load(directory, trackerOptions);
-        string modelName = ModelResolver.DisplayName(directory), methodName = ModelResolver.MethodName(method);
+        string modelName = ModelCatalog.FolderName(directory), methodName = TrackingMethods.Name(method);
         Console.Error.WriteLine($"model {modelName} ({directory.Path}), method {methodName}, {model.Provider}" +
                                 (metadata is null ? "" : $"; recorded with {Show(metadata.Model)}, {Show(metadata.Method)}"));
 
@@ -152,7 +152,7 @@ internal static class ReplayCommand
     private static ModelDirectory ResolveModel(string? requested, EpisodeMetadata? metadata)
     {
         if (!string.IsNullOrWhiteSpace(requested)) return ModelResolver.Resolve(requested);
-        if (metadata is { Model.Length: > 0 } && ModelResolver.ListNames(Paths.Models).Contains(metadata.Model))
+        if (metadata is { Model.Length: > 0 } && ModelCatalog.Names(Paths.Models).Contains(metadata.Model))
         {
             return ModelResolver.Resolve(metadata.Model);
         }
@@ -163,15 +163,7 @@ internal static class ReplayCommand
     private static TrackingMethod ResolveMethod(string? requested, EpisodeMetadata? metadata, ModelDirectory model)
     {
         if (!string.IsNullOrWhiteSpace(requested)) return ModelResolver.ResolveMethod(requested, model);
-        string? recorded = metadata?.Method.Trim().ToLowerInvariant().Replace("tracking_method_", "", StringComparison.Ordinal);
-        bool usable = recorded switch
-        {
-            "fused" => model.HasTapir && model.HasGmrw,
-            "tapir" => model.HasTapir,
-            "gmrw" => model.HasGmrw,
-            _ => false,
-        };
-        return ModelResolver.ResolveMethod(usable ? recorded : null, model);
+        return TrackingMethods.Choose(null, metadata?.Method, model.HasTapir, model.HasGmrw);
     }
 
     private static string Show(string value) => value.Length == 0 ? "(unknown)" : value;

@@ -71,8 +71,10 @@ internal static class SubscribeCommand
         {
             end = "interrupted";
         }
-        catch (RpcException e) when (e.Status.StatusCode == StatusCode.Cancelled && ct.IsCancellationRequested)
+        catch (RpcException) when (ct.IsCancellationRequested)
         {
+            // Stopping cancels the call; grpc-dotnet reports that as Cancelled, or as Unavailable ("the request was
+            // aborted") when the abort reaches a read in flight first. Either way the user asked for it.
             end = "interrupted";
         }
         string where = outPath is null ? "" : $", written to {outPath}";

@@ -188,7 +188,7 @@ internal static class TrackCommand
         if (format == ".npz") WriteNpz(s.Output!, perFrame, queries, s.QueryFrame);
         LatencyStats stats = LatencyStats.FromTicks(ticks.ToArray());
         progress.Complete($"track: {frames} frames in {progress.ElapsedSeconds.ToString("F1", inv)} s");
-        Console.Out.WriteLine($"tracked {frames} frames ({width}x{height}), {n} points from frame {s.QueryFrame}, model {ModelResolver.DisplayName(tracker.Directory)}, method {ModelResolver.MethodName(tracker.Method)}");
+        Console.Out.WriteLine($"tracked {frames} frames ({width}x{height}), {n} points from frame {s.QueryFrame}, model {ModelCatalog.FolderName(tracker.Directory)}, method {TrackingMethods.Name(tracker.Method)}");
         Console.Out.WriteLine($"ms/frame (Track): p50 {stats.MedianMs.ToString("F2", inv)}, p99 {stats.P99Ms.ToString("F2", inv)}, mean {stats.MeanMs.ToString("F2", inv)} ({(1000 / stats.MeanMs).ToString("F1", inv)} fps)");
         if (s.Output is not null) Console.Out.WriteLine($"tracks: {s.Output}");
         if (s.Overlay is not null) Console.Out.WriteLine($"overlay: {s.Overlay}");

@@ -72,7 +72,7 @@ internal sealed class TrackerOptionSet
         TrackingMethod method = ModelResolver.ResolveMethod(parse.GetValue(Method), directory);
         var options = new TrackerOptions(parse.GetValue(Provider) ?? ExecutionProviders.Auto, parse.GetValue(Threads));
         TrackerModel model = TrackerModel.Load(directory, options);
-        log.WriteLine($"model {ModelResolver.DisplayName(directory)} ({directory.Path}), method {ModelResolver.MethodName(method)}, input {directory.InputWidth}x{directory.InputHeight}, {model.Provider}");
+        log.WriteLine($"model {ModelCatalog.FolderName(directory)} ({directory.Path}), method {TrackingMethods.Name(method)}, input {directory.InputWidth}x{directory.InputHeight}, {model.Provider}");
         return new LoadedTracker(directory, model, method, options);
     }
 }

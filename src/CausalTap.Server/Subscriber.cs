@@ -19,6 +19,8 @@ internal sealed class Subscriber
     private readonly Channel<SessionEvent> _queue;
     /// <summary>Updates discarded from this queue so far (written by the channel's drop callback).</summary>
     private long _skipped;
+    /// <summary>This subscriber's copy of the current update once it has skipped any (see <see cref="ReadAllAsync"/>).</summary>
+    private readonly TrackUpdate _own = new();
 
     public Subscriber(int capacity, bool wantsRejections)
     {
@@ -52,7 +54,10 @@ internal sealed class Subscriber
 
     /// <summary>
     /// Yields queued events until <see cref="Complete"/>. Updates are shared between subscribers, so an update that
-    /// must carry this subscriber's skip count is cloned rather than changed.
+    /// must carry this subscriber's skip count is copied into this subscriber's one reusable message (the points
+    /// are shared, not cloned): once a reader has skipped, every later update carries the cumulative count, and a
+    /// deep clone per update would allocate for the rest of the session. The caller must finish with a yielded
+    /// update (write it) before asking for the next one, which both gRPC calls do.
     /// </summary>
     public async IAsyncEnumerable<SessionEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -61,14 +66,36 @@ internal sealed class Subscriber
             long skipped = Skipped;
             if (item.Update is { } update && skipped > 0)
             {
-                TrackUpdate own = update.Clone();
-                own.UpdatesSkipped = (ulong)skipped;
-                yield return new SessionEvent(own, null);
+                CopyShallow(update, _own);
+                _own.UpdatesSkipped = (ulong)skipped;
+                yield return new SessionEvent(_own, null);
             }
             else
             {
                 yield return item;
             }
         }
+    }
+
+    /// <summary>
+    /// Copies every field of <paramref name="from"/> into <paramref name="to"/>, sharing the point messages
+    /// (nobody changes a published point). A test checks that this covers every field of TrackUpdate.
+    /// </summary>
+    internal static void CopyShallow(TrackUpdate from, TrackUpdate to)
+    {
+        to.SessionId = from.SessionId;
+        to.FrameIndex = from.FrameIndex;
+        to.Sequence = from.Sequence;
+        to.CaptureTimeNs = from.CaptureTimeNs;
+        to.ReceiveTimeNs = from.ReceiveTimeNs;
+        to.PublishTimeNs = from.PublishTimeNs;
+        to.FrameWidth = from.FrameWidth;
+        to.FrameHeight = from.FrameHeight;
+        to.Points.Clear();
+        to.Points.Add(from.Points);
+        to.FramesDropped = from.FramesDropped;
+        to.FramesRejected = from.FramesRejected;
+        to.UpdatesSkipped = from.UpdatesSkipped;
+        to.ProcessingMs = from.ProcessingMs;
     }
 }

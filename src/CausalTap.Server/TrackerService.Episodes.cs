@@ -25,24 +25,19 @@ internal sealed partial class TrackerService
         // Model: the request's, else the one the episode was recorded with (when this server has it), else the default.
         string model = request.Model;
         if (model.Length == 0 && recorded?.Model is { Length: > 0 } recordedModel
-            && _models.ListModels().Any(m => ModelCache.DirectoryName(m) == recordedModel))
+            && _models.ListModels().Any(m => ModelCatalog.FolderName(m) == recordedModel))
         {
             model = recordedModel;
         }
         TrackerModel tracker = await Task.Run(() => _models.Get(model, "", out _, out _), context.CancellationToken).ConfigureAwait(false);
-        TrackingMethod method = request.Method switch
+        TrackingMethod? asked = request.Method switch
         {
             Protocol.V1.TrackingMethod.Fused => TrackingMethod.Fused,
             Protocol.V1.TrackingMethod.Tapir => TrackingMethod.Tapir,
             Protocol.V1.TrackingMethod.Gmrw => TrackingMethod.Gmrw,
-            _ => recorded?.Method switch
-            {
-                "fused" when tracker.HasTapir && tracker.HasGmrw => TrackingMethod.Fused,
-                "tapir" when tracker.HasTapir => TrackingMethod.Tapir,
-                "gmrw" when tracker.HasGmrw => TrackingMethod.Gmrw,
-                _ => tracker.HasTapir && tracker.HasGmrw ? TrackingMethod.Fused : tracker.HasTapir ? TrackingMethod.Tapir : TrackingMethod.Gmrw,
-            },
+            _ => null,
         };
+        TrackingMethod method = TrackingMethods.Choose(asked, recorded?.Method, tracker.HasTapir, tracker.HasGmrw);
 
         EpisodeRecorder? output = null;
         if (request.OutEpisode.Length > 0)

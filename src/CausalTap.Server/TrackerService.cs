@@ -95,9 +95,9 @@ internal sealed partial class TrackerService : Tracker.TrackerBase
         {
             var m = new ModelInfo
             {
-                Name = ModelCache.DirectoryName(model),
+                Name = ModelCatalog.FolderName(model),
                 Description = model.Card.Description ?? "",
-                IsDefault = ModelCache.DirectoryName(model) == _models.DefaultModelName,
+                IsDefault = ModelCatalog.FolderName(model) == _models.DefaultModelName,
                 InputWidth = (uint)model.InputWidth,
                 InputHeight = (uint)model.InputHeight,
             };

@@ -37,7 +37,7 @@ internal sealed class ModelCache : ITrackingEngineFactory
     {
         _options = options;
         _loaded = loaded;
-        DefaultModelName = ResolveDefaultName();
+        DefaultModelName = ModelCatalog.DefaultName(options.ModelsDirectory, options.DefaultModel);
     }
 
     /// <summary>The default model's directory name, or null when the models folder has no unambiguous default.</summary>
@@ -87,17 +87,11 @@ internal sealed class ModelCache : ITrackingEngineFactory
     public EngineLease Create(string model, string provider, TrackingMethod? method)
     {
         TrackerModel loaded = Get(model, provider, out string modelName, out _);
-        TrackingMethod chosen = method ?? (loaded.HasTapir && loaded.HasGmrw ? TrackingMethod.Fused : loaded.HasTapir ? TrackingMethod.Tapir : TrackingMethod.Gmrw);
-        bool supported = chosen switch
-        {
-            TrackingMethod.Fused => loaded.HasTapir && loaded.HasGmrw,
-            TrackingMethod.Tapir => loaded.HasTapir,
-            _ => loaded.HasGmrw,
-        };
-        if (!supported)
+        TrackingMethod chosen = TrackingMethods.Choose(method, null, loaded.HasTapir, loaded.HasGmrw);
+        if (!TrackingMethods.CanRun(chosen, loaded.HasTapir, loaded.HasGmrw))
         {
             throw new RejectionException(RejectionKind.InvalidArgument,
-                $"model '{modelName}' cannot run method {chosen}: it has {(loaded.HasTapir ? "TAPIR" : "")}{(loaded.HasTapir && loaded.HasGmrw ? " and " : "")}{(loaded.HasGmrw ? "GMRW" : "")} graphs only");
+                $"model '{modelName}' cannot run method {chosen}: it needs {TrackingMethods.Needs(chosen)} and the model has {TrackingMethods.Families(loaded.HasTapir, loaded.HasGmrw)}");
         }
         var engine = new StreamFrameTracker(new StreamTracker(loaded, chosen));
         // Report the provider really used ("auto" resolves to tensorrt, cuda or cpu).
@@ -129,23 +123,6 @@ internal sealed class ModelCache : ITrackingEngineFactory
             throw new RejectionException(RejectionKind.Unavailable, $"provider '{provider}' cannot run model '{directory}': {ex.Message}");
         }
     }
-
-    /// <summary>The configured default, else the model marked "default": true, else causaltap-default, else the only one.</summary>
-    private string? ResolveDefaultName()
-    {
-        if (!string.IsNullOrEmpty(_options.DefaultModel)) return _options.DefaultModel;
-        IReadOnlyList<ModelDirectory> models = ListModels();
-        ModelDirectory? marked = models.FirstOrDefault(m =>
-            m.Card.Root.ValueKind == System.Text.Json.JsonValueKind.Object
-            && m.Card.Root.TryGetProperty("default", out System.Text.Json.JsonElement d)
-            && d.ValueKind == System.Text.Json.JsonValueKind.True);
-        if (marked is not null) return DirectoryName(marked);
-        if (models.Any(m => DirectoryName(m) == "causaltap-default")) return "causaltap-default";
-        return models.Count == 1 ? DirectoryName(models[0]) : null;
-    }
-
-    /// <summary>A model's folder name (what requests name), not the card's "name".</summary>
-    public static string DirectoryName(ModelDirectory model) => Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Path));
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using CausalTap.Tracking;
 using System.Text.Json;
 using CausalTap.Cli.Bench;
 using CausalTap.Imaging;
@@ -176,7 +177,7 @@ public sealed class TrackingCommandTests : IDisposable
     [Fact]
     public void The_default_model_is_the_only_one_the_marked_one_or_the_environment_choice()
     {
-        Assert.Equal("tiny", ModelResolver.DisplayName(ModelResolver.Resolve(null)));
+        Assert.Equal("tiny", ModelCatalog.FolderName(ModelResolver.Resolve(null)));
 
         TestModels.CopyTo(_models, "other");
         var error = Assert.Throws<CliException>(() => ModelResolver.Resolve(null));
@@ -184,14 +185,14 @@ public sealed class TrackingCommandTests : IDisposable
         Assert.Contains(ModelResolver.DefaultModelVariable, error.Message);
 
         Environment.SetEnvironmentVariable(ModelResolver.DefaultModelVariable, "other");
-        Assert.Equal("other", ModelResolver.DisplayName(ModelResolver.Resolve(null)));
+        Assert.Equal("other", ModelCatalog.FolderName(ModelResolver.Resolve(null)));
         Environment.SetEnvironmentVariable(ModelResolver.DefaultModelVariable, null);
 
         string card = Path.Combine(_models, "tiny", "model.json");
         File.WriteAllText(card, File.ReadAllText(card).TrimStart().Insert(1, "\"default\": true,"));
-        Assert.Equal("tiny", ModelResolver.DisplayName(ModelResolver.Resolve(null)));
+        Assert.Equal("tiny", ModelCatalog.FolderName(ModelResolver.Resolve(null)));
 
-        Assert.Equal("other", ModelResolver.DisplayName(ModelResolver.Resolve(Path.Combine(_models, "other")))); // a directory path works too
+        Assert.Equal("other", ModelCatalog.FolderName(ModelResolver.Resolve(Path.Combine(_models, "other")))); // a directory path works too
     }
 
     // ------------------------------------------------------------------------------------------------ eval / predict

@@ -77,13 +77,13 @@ internal static class ModelBenchmark
         progress.Complete($"bench: {s.PointCounts.Count} point counts x {s.Frames} frames (+{s.Warmup} warm-up) in {progress.ElapsedSeconds.ToString("F1", inv)} s");
 
         string machine = MachineInfo.Describe();
-        string method = ModelResolver.MethodName(tracker.Method);
+        string method = TrackingMethods.Name(tracker.Method);
         if (s.Json)
         {
             var doc = new Dictionary<string, object?>
             {
                 ["machine"] = machine,
-                ["model"] = ModelResolver.DisplayName(tracker.Directory),
+                ["model"] = ModelCatalog.FolderName(tracker.Directory),
                 ["model_path"] = tracker.Directory.Path,
                 ["method"] = method,
                 ["provider"] = tracker.Options.Provider,
@@ -102,7 +102,7 @@ internal static class ModelBenchmark
             return 0;
         }
 
-        output.WriteLine($"tracker benchmark: model {ModelResolver.DisplayName(tracker.Directory)} ({tracker.Directory.Path}), method {method}, provider {tracker.Options.Provider}, model input {tracker.Directory.InputWidth}x{tracker.Directory.InputHeight}");
+        output.WriteLine($"tracker benchmark: model {ModelCatalog.FolderName(tracker.Directory)} ({tracker.Directory.Path}), method {method}, provider {tracker.Options.Provider}, model input {tracker.Directory.InputWidth}x{tracker.Directory.InputHeight}");
         output.WriteLine($"frames: {source}, {frameWidth}x{frameHeight}; {s.Frames} measured after {s.Warmup} warm-up per point count{(s.Churn > 0 ? $", {s.Churn} point(s) replaced per frame" : "")}");
         output.WriteLine($"decode: {decodeNote}");
         output.WriteLine($"machine: {machine}");
