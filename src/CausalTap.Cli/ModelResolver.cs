@@ -66,7 +66,7 @@ internal static class ModelResolver
         TrackingMethod? asked = null;
         if (!string.IsNullOrWhiteSpace(method))
         {
-            asked = TrackingMethods.Parse(method) ?? throw new CliException($"unknown --method '{method}' (expected fused, tapir or gmrw)");
+            asked = TrackingMethods.Parse(method) ?? throw new CliException($"unknown --method '{method}' (expected fused, tapir, gmrw or tapir-lk)");
         }
         TrackingMethod chosen = TrackingMethods.Choose(asked, null, model.HasTapir, model.HasGmrw);
         if (!TrackingMethods.CanRun(chosen, model.HasTapir, model.HasGmrw))

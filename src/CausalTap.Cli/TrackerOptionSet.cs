@@ -21,7 +21,7 @@ internal sealed class TrackerOptionSet
 
     public Option<string?> Method { get; } = new("--method")
     {
-        Description = "Tracking method: fused (TAPIR + GMRW), tapir or gmrw. Default: fused when the model has both families.",
+        Description = "Tracking method: fused (TAPIR + GMRW), tapir, gmrw or tapir-lk (Lucas-Kanade locally, TAPIR re-detection). Default: fused with both families, tapir-lk with TAPIR only.",
     };
 
     public Option<string> Provider { get; } = CreateProviderOption(ExecutionProviders.Auto);
@@ -50,7 +50,7 @@ internal sealed class TrackerOptionSet
 
     public TrackerOptionSet()
     {
-        Method.AcceptOnlyFromAmong("fused", "tapir", "gmrw");
+        Method.AcceptOnlyFromAmong("fused", "tapir", "gmrw", "tapir-lk");
         Threads.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be >= 0.");

@@ -9,7 +9,7 @@ namespace CausalTap.Episodes;
 /// <param name="SessionId">The recorded session.</param>
 /// <param name="CameraId">The camera that fed it.</param>
 /// <param name="Model">Model name the session tracked with.</param>
-/// <param name="Method">Tracking method ("fused", "tapir", "gmrw").</param>
+/// <param name="Method">Tracking method ("fused", "tapir", "gmrw", "tapir-lk").</param>
 /// <param name="ServerVersion">CausalTap version of the recorder.</param>
 /// <param name="FrameWidth">Frame width in pixels; 0 when not known at the start.</param>
 /// <param name="FrameHeight">Frame height in pixels; 0 when not known at the start.</param>

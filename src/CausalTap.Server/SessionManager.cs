@@ -71,6 +71,7 @@ internal sealed class SessionManager : IAsyncDisposable
             Protocol.V1.TrackingMethod.Fused => TrackingMethod.Fused,
             Protocol.V1.TrackingMethod.Tapir => TrackingMethod.Tapir,
             Protocol.V1.TrackingMethod.Gmrw => TrackingMethod.Gmrw,
+            Protocol.V1.TrackingMethod.TapirLk => TrackingMethod.TapirLk,
             _ => throw new RejectionException(RejectionKind.InvalidArgument, $"unknown tracking method {(int)request.Method}"),
         };
         IngestPolicy policy = request.IngestPolicy switch

@@ -35,6 +35,7 @@ internal sealed partial class TrackerService
             Protocol.V1.TrackingMethod.Fused => TrackingMethod.Fused,
             Protocol.V1.TrackingMethod.Tapir => TrackingMethod.Tapir,
             Protocol.V1.TrackingMethod.Gmrw => TrackingMethod.Gmrw,
+            Protocol.V1.TrackingMethod.TapirLk => TrackingMethod.TapirLk,
             _ => null,
         };
         TrackingMethod method = TrackingMethods.Choose(asked, recorded?.Method, tracker.HasTapir, tracker.HasGmrw);

@@ -103,6 +103,7 @@ internal sealed partial class TrackerService : Tracker.TrackerBase
             };
             if (model.HasTapir && model.HasGmrw) m.Methods.Add(Protocol.V1.TrackingMethod.Fused);
             if (model.HasTapir) m.Methods.Add(Protocol.V1.TrackingMethod.Tapir);
+            if (model.HasTapir) m.Methods.Add(Protocol.V1.TrackingMethod.TapirLk);
             if (model.HasGmrw) m.Methods.Add(Protocol.V1.TrackingMethod.Gmrw);
             info.Models.Add(m);
         }

@@ -562,6 +562,7 @@ internal sealed class TrackingSession
     {
         TrackingMethod.Fused => Protocol.V1.TrackingMethod.Fused,
         TrackingMethod.Tapir => Protocol.V1.TrackingMethod.Tapir,
+        TrackingMethod.TapirLk => Protocol.V1.TrackingMethod.TapirLk,
         _ => Protocol.V1.TrackingMethod.Gmrw,
     };
 

@@ -19,6 +19,17 @@ namespace CausalTap.Tracking;
 /// Occlusion probability and uncertainty are TAPIR's. Because GMRW continues from the fused position, a TAPIR
 /// re-detection also re-anchors the GMRW chain. Each method is selectable alone so that the rule can be measured
 /// against its parts once trained weights exist.</para>
+/// <para><b>TapirLk</b> (the default for a model with TAPIR graphs only): pyramidal Lucas-Kanade
+/// (<see cref="LucasKanade.PyramidalLucasKanade"/>) is the precise frame-to-frame tracker, starting from the point's
+/// previous published position (its exact query on the query frame); TAPIR re-detects:
+/// <list type="number">
+/// <item>LK passed its forward-backward check and TAPIR, when it sees the point, agrees within
+/// <see cref="RedetectDistancePx"/> → LK position, visible;</item>
+/// <item>else TAPIR visible → TAPIR position (re-detection after drift or occlusion), visible;</item>
+/// <item>else → the previous position is held (a hidden point stays where it was last seen), not visible.</item>
+/// </list>
+/// Occlusion probability and uncertainty are TAPIR's. Measured on the development split (README, "Tracking
+/// methods"), this beats both parts: LK alone drifts and never recovers, TAPIR alone is coarse.</para>
 /// </summary>
 public static class Fusion
 {
@@ -50,5 +61,23 @@ public static class Fusion
         y = useGmrw ? gmrwY : tapirY;
         visible = tapirVisible || useGmrw;
         return useGmrw;
+    }
+
+    /// <summary>
+    /// TapirLk: how far (model px, L1) LK's position may be from a visible TAPIR position before TAPIR's re-detection
+    /// wins. Two cells of TAPIR's 8-px coarse grid; AJ on the development split is flat from 12 to 24.
+    /// </summary>
+    public const float RedetectDistancePx = 16f;
+
+    /// <summary>The TapirLk rule (see the class summary) for a point after its query frame; positions in model px.</summary>
+    public static void FuseLocal(float tapirX, float tapirY, float occlusionLogit, float expectedDistLogit,
+        float lkX, float lkY, bool lkTracked, float previousX, float previousY,
+        out float x, out float y, out bool visible)
+    {
+        var tapirVisible = TapirVisible(occlusionLogit, expectedDistLogit);
+        var lkAgrees = lkTracked && (!tapirVisible || MathF.Abs(lkX - tapirX) + MathF.Abs(lkY - tapirY) <= RedetectDistancePx);
+        (x, y, visible) = lkAgrees ? (lkX, lkY, true)
+            : tapirVisible ? (tapirX, tapirY, true)
+            : (previousX, previousY, false);
     }
 }

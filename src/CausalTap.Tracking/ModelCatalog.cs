@@ -58,20 +58,20 @@ public static class ModelCatalog
 
 /// <summary>
 /// The one rule for "which method" on a model: what a model with the given graph families can run, the method it
-/// runs when none is asked for (fused when it has both families, else the one it has), and the names methods go by
-/// on the command line and in episodes.
+/// runs when none is asked for (fused with both families; TAPIR + Lucas-Kanade with TAPIR only, measured better than
+/// TAPIR alone; else GMRW), and the names methods go by on the command line and in episodes.
 /// </summary>
 public static class TrackingMethods
 {
     /// <summary>The method a model runs when none is asked for.</summary>
     public static TrackingMethod Best(bool hasTapir, bool hasGmrw) =>
-        hasTapir && hasGmrw ? TrackingMethod.Fused : hasTapir ? TrackingMethod.Tapir : TrackingMethod.Gmrw;
+        hasTapir && hasGmrw ? TrackingMethod.Fused : hasTapir ? TrackingMethod.TapirLk : TrackingMethod.Gmrw;
 
     /// <summary>Whether a model with these families can run <paramref name="method"/>.</summary>
     public static bool CanRun(TrackingMethod method, bool hasTapir, bool hasGmrw) => method switch
     {
         TrackingMethod.Fused => hasTapir && hasGmrw,
-        TrackingMethod.Tapir => hasTapir,
+        TrackingMethod.Tapir or TrackingMethod.TapirLk => hasTapir,
         _ => hasGmrw,
     };
 
@@ -86,13 +86,14 @@ public static class TrackingMethods
         return Best(hasTapir, hasGmrw);
     }
 
-    /// <summary>"fused", "tapir" or "gmrw" (any case, also the proto's "TRACKING_METHOD_TAPIR"); null for anything else.</summary>
+    /// <summary>"fused", "tapir", "gmrw" or "tapir-lk" (any case, also the proto's "TRACKING_METHOD_TAPIR"); null for anything else.</summary>
     public static TrackingMethod? Parse(string? name) =>
         name?.Trim().ToLowerInvariant().Replace("tracking_method_", "", StringComparison.Ordinal) switch
         {
             "fused" => TrackingMethod.Fused,
             "tapir" => TrackingMethod.Tapir,
             "gmrw" => TrackingMethod.Gmrw,
+            "tapir-lk" or "tapir_lk" => TrackingMethod.TapirLk,
             _ => null,
         };
 
@@ -102,6 +103,7 @@ public static class TrackingMethods
         TrackingMethod.Fused => "fused",
         TrackingMethod.Tapir => "tapir",
         TrackingMethod.Gmrw => "gmrw",
+        TrackingMethod.TapirLk => "tapir-lk",
         _ => method.ToString().ToLowerInvariant(),
     };
 
@@ -118,7 +120,7 @@ public static class TrackingMethods
     public static string Needs(TrackingMethod method) => method switch
     {
         TrackingMethod.Fused => "both the TAPIR and the GMRW graphs",
-        TrackingMethod.Tapir => "the TAPIR graphs (encoder/query/step.onnx)",
+        TrackingMethod.Tapir or TrackingMethod.TapirLk => "the TAPIR graphs (encoder/query/step.onnx)",
         _ => "the GMRW graphs (gmrw_encoder/gmrw_match.onnx)",
     };
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using CausalTap.Imaging;
+using CausalTap.Tracking.LucasKanade;
+using OpenCvSharp;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CausalTap.Tracking;
@@ -95,6 +97,12 @@ public sealed class StreamTracker : IDisposable
     private float[] _query = [], _chain = [];
     private bool[] _isNew = [];
 
+    /// <summary>TapirLk: the local tracker, and per row its start (previous published position, source px), result and verdict.</summary>
+    private readonly PyramidalLucasKanade? _lk;
+    private Point2f[] _lkFrom = [], _lkTo = [];
+    private bool[] _lkOk = [];
+    private int _lkWidth, _lkHeight;
+
     /// <summary>Per-point values over the first <see cref="_valueRows"/> rows (recreated when the count changes).</summary>
     private OrtValue? _qLoV, _qHiV, _state0V, _state1V, _posV, _occV, _expdV, _gPtsV, _gFwdV, _gBwdV, _gFbV;
     private int _valueRows = -1;
@@ -115,7 +123,8 @@ public sealed class StreamTracker : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         _model = model;
         Method = method;
-        _useTapir = method is TrackingMethod.Tapir or TrackingMethod.Fused;
+        _useTapir = method is TrackingMethod.Tapir or TrackingMethod.Fused or TrackingMethod.TapirLk;
+        _lk = method == TrackingMethod.TapirLk ? new PyramidalLucasKanade() : null;
         _useGmrw = method is TrackingMethod.Gmrw or TrackingMethod.Fused;
         if ((_useTapir && !model.HasTapir) || (_useGmrw && !model.HasGmrw))
         {
@@ -322,12 +331,38 @@ public sealed class StreamTracker : IDisposable
             _featParity ^= 1; // this frame's features become the previous ones
             _featPrevFrame = _frameIndex;
         }
+        if (_lk is not null)
+        {
+            TrackLocally(frame, map, oldRows);
+        }
         var t5 = Stopwatch.GetTimestamp();
         Publish(map, matched);
         var t6 = Stopwatch.GetTimestamp();
         LastTimings = new StageTimings(Ms(t1 - t0), Ms(t2 - t1), Ms(t3 - t2), Ms(t4 - t3), Ms(t5 - t4), Ms(t6 - t5), Ms(t6 - t0));
         _frameIndex++;
         return result;
+    }
+
+    /// <summary>
+    /// TapirLk: Lucas-Kanade from the previous frame to this one for the rows that existed before this frame, starting
+    /// from each point's previous published position. A change of frame size restarts the local tracker.
+    /// </summary>
+    private void TrackLocally(RgbImage frame, CoordinateMapping map, int oldRows)
+    {
+        _lkOk.AsSpan(0, _rows).Clear();
+        if (!_lk!.HasPreviousFrame || frame.Width != _lkWidth || frame.Height != _lkHeight)
+        {
+            _lk.SetPreviousFrame(frame);
+            (_lkWidth, _lkHeight) = (frame.Width, frame.Height);
+            return;
+        }
+        for (var r = 0; r < oldRows; r++)
+        {
+            var (sx, sy) = map.ToSource(_chain[2 * r], _chain[2 * r + 1]);
+            // OpenCV's pixel centres are at integer coordinates, ours (raster) at +0.5.
+            _lkFrom[r] = new Point2f(sx - 0.5f, sy - 0.5f);
+        }
+        _lk.Track(frame, _lkFrom.AsSpan(0, oldRows), _lkTo.AsSpan(0, oldRows), _lkOk.AsSpan(0, oldRows));
     }
 
     /// <summary>
@@ -353,6 +388,7 @@ public sealed class StreamTracker : IDisposable
             return;
         }
         _disposed = true;
+        _lk?.Dispose();
         DisposeRowValues();
         _encoderBinding?.Dispose();
         foreach (var binding in _gmrwEncoderBinding)
@@ -418,6 +454,20 @@ public sealed class StreamTracker : IDisposable
                     visible = Fusion.GmrwConsistent(gx, gy, fb, thr, _w, _h);
                     occ = unc = Fusion.GmrwOcclusion(gx, gy, fb, thr, _w, _h);
                     break;
+                case TrackingMethod.TapirLk:
+                    occ = Fusion.Sigmoid(occL);
+                    unc = Fusion.Sigmoid(expL);
+                    if (isNew)
+                    {
+                        (x, y, visible) = (_query[2 * r], _query[2 * r + 1], true); // LK starts from the exact query
+                    }
+                    else
+                    {
+                        var lkOk = _lkOk[r];
+                        var (lx, ly) = lkOk ? map.ToModel(_lkTo[r].X + 0.5f, _lkTo[r].Y + 0.5f) : (float.NaN, float.NaN);
+                        Fusion.FuseLocal(tx, ty, occL, expL, lx, ly, lkOk, _chain[2 * r], _chain[2 * r + 1], out x, out y, out visible);
+                    }
+                    break;
                 default:
                     Fusion.Fuse(tx, ty, occL, expL, gx, gy, fb, thr, _w, _h, out x, out y, out visible);
                     occ = Fusion.Sigmoid(occL);
@@ -464,6 +514,12 @@ public sealed class StreamTracker : IDisposable
         DisposeRowValues();
         _ids = Grow(_ids, cap, _rows);
         _isNew = Grow(_isNew, cap, _rows);
+        if (_lk is not null)
+        {
+            _lkFrom = new Point2f[cap];
+            _lkTo = new Point2f[cap];
+            _lkOk = new bool[cap];
+        }
         _query = Grow(_query, cap * 2, _rows * 2);
         _chain = Grow(_chain, cap * 2, _rows * 2);
         if (_useTapir)

@@ -11,6 +11,12 @@ public enum TrackingMethod
 
     /// <summary>Incremental GMRW alone (each point chained frame to frame from its query).</summary>
     Gmrw,
+
+    /// <summary>
+    /// Pyramidal Lucas-Kanade as the precise local tracker, TAPIR's global re-detection where LK fails its
+    /// forward-backward check, TAPIR's occlusion (needs the TAPIR graphs).
+    /// </summary>
+    TapirLk,
 }
 
 /// <summary>How <see cref="TrackerModel.Load"/> creates its ONNX Runtime sessions.</summary>
@@ -91,11 +97,11 @@ public sealed class TrackFrameResult
 /// <param name="EncoderMs">TAPIR encoder.</param>
 /// <param name="QueryMs">TAPIR query features of the points added on this frame.</param>
 /// <param name="StepMs">TAPIR step for all points (one batched call).</param>
-/// <param name="GmrwMs">GMRW encoder + match for all points.</param>
+/// <param name="LocalMs">The frame-to-frame tracker for all points: GMRW encoder + match, or Lucas-Kanade (TapirLk).</param>
 /// <param name="FuseMs">Fusion, mapping to source pixels and publishing.</param>
 /// <param name="TotalMs">The whole call.</param>
 public readonly record struct StageTimings(double PreprocessMs, double EncoderMs, double QueryMs, double StepMs,
-    double GmrwMs, double FuseMs, double TotalMs);
+    double LocalMs, double FuseMs, double TotalMs);
 
 /// <summary>A model directory, card or graph that cannot be used; the message says which file and why.</summary>
 public sealed class ModelLoadException : Exception

@@ -314,14 +314,14 @@ public sealed class TrackingCommandTests : IDisposable
         Assert.Equal(4, result.GetProperty("points").GetInt32());
         Assert.True(result.GetProperty("fps").GetDouble() > 0);
         JsonElement stages = result.GetProperty("stages");
-        foreach (string stage in new[] { "decode", "preprocess", "encoder", "query", "step", "gmrw", "fuse", "track_total", "frame_total" })
+        foreach (string stage in new[] { "decode", "preprocess", "encoder", "query", "step", "local", "fuse", "track_total", "frame_total" })
         {
             JsonElement s = stages.GetProperty(stage);
             Assert.True(s.ValueKind == JsonValueKind.Object, $"{stage}: {s} ({root.GetProperty("decode_note")})");
             Assert.True(s.GetProperty("p99_ms").GetDouble() >= s.GetProperty("p50_ms").GetDouble(), stage);
         }
         Assert.True(stages.GetProperty("encoder").GetProperty("p50_ms").GetDouble() > 0);
-        Assert.True(stages.GetProperty("gmrw").GetProperty("p50_ms").GetDouble() > 0);
+        Assert.True(stages.GetProperty("local").GetProperty("p50_ms").GetDouble() > 0);
         Assert.True(result.GetProperty("query_add_all_ms").GetDouble() > 0);
         Assert.True(result.GetProperty("allocated_bytes_per_frame").GetDouble() >= 0);
         Assert.True(result.GetProperty("state_bytes_per_point").GetInt64() > 0);

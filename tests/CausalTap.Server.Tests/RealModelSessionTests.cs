@@ -20,7 +20,7 @@ public sealed class RealModelSessionTests(RealModelFixture fixture)
         Assert.Equal(SessionState.Open, opened.State);
         Assert.Equal("causaltap-default", opened.Model);
         Assert.Equal("cpu", opened.Provider);
-        Assert.Equal(Protocol.V1.TrackingMethod.Tapir, opened.Method); // the default model has TAPIR only
+        Assert.Equal(Protocol.V1.TrackingMethod.TapirLk, opened.Method); // the default model has TAPIR only: TAPIR + Lucas-Kanade
         Assert.Equal((uint)W, opened.FrameWidth);
 
         ListSessionsResponse list = await Client.ListSessionsAsync(new ListSessionsRequest(), Options());

@@ -33,7 +33,7 @@ internal static class ModelBenchmark
     public const int LoopFrames = 8;
 
     /// <summary>Stage names, in pipeline order.</summary>
-    public static readonly IReadOnlyList<string> StageNames = ["decode", "preprocess", "encoder", "query", "step", "gmrw", "fuse", "track_total", "frame_total"];
+    public static readonly IReadOnlyList<string> StageNames = ["decode", "preprocess", "encoder", "query", "step", "local", "fuse", "track_total", "frame_total"];
 
     public sealed record Settings(IReadOnlyList<int> PointCounts, int Frames, int Warmup, int Width, int Height, string? Video, int Churn, bool Json);
 
@@ -193,7 +193,7 @@ internal static class ModelBenchmark
                 samples[2][f] = t.EncoderMs;
                 samples[3][f] = t.QueryMs;
                 samples[4][f] = t.StepMs;
-                samples[5][f] = t.GmrwMs;
+                samples[5][f] = t.LocalMs;
                 samples[6][f] = t.FuseMs;
                 samples[7][f] = t.TotalMs;
                 samples[8][f] = t.TotalMs + decodeMs;

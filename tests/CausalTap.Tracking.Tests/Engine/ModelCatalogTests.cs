@@ -35,9 +35,9 @@ public sealed class ModelCatalogTests : IDisposable
 
     [Theory]
     [InlineData(true, true, TrackingMethod.Fused)]
-    [InlineData(true, false, TrackingMethod.Tapir)]
+    [InlineData(true, false, TrackingMethod.TapirLk)]
     [InlineData(false, true, TrackingMethod.Gmrw)]
-    public void Best_method_is_fused_only_with_both_families(bool tapir, bool gmrw, TrackingMethod best)
+    public void Best_method_is_fused_with_both_families_and_tapir_lk_with_tapir_only(bool tapir, bool gmrw, TrackingMethod best)
     {
         Assert.Equal(best, TrackingMethods.Best(tapir, gmrw));
         Assert.True(TrackingMethods.CanRun(best, tapir, gmrw));
@@ -49,7 +49,8 @@ public sealed class ModelCatalogTests : IDisposable
     {
         Assert.Equal(TrackingMethod.Gmrw, TrackingMethods.Choose(TrackingMethod.Gmrw, "tapir", true, false)); // asked wins, checked later
         Assert.Equal(TrackingMethod.Tapir, TrackingMethods.Choose(null, "TRACKING_METHOD_TAPIR", true, true));
-        Assert.Equal(TrackingMethod.Tapir, TrackingMethods.Choose(null, "gmrw", true, false));              // recorded but not runnable
+        Assert.Equal(TrackingMethod.TapirLk, TrackingMethods.Choose(null, "gmrw", true, false));            // recorded but not runnable
+        Assert.Equal(TrackingMethod.TapirLk, TrackingMethods.Choose(null, "TRACKING_METHOD_TAPIR_LK", true, false));
         Assert.Equal(TrackingMethod.Fused, TrackingMethods.Choose(null, "", true, true));
         Assert.Null(TrackingMethods.Parse("bogus"));
         Assert.Equal("gmrw", TrackingMethods.Name(TrackingMethods.Parse(" GMRW ")!.Value));

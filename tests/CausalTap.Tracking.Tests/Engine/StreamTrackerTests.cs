@@ -130,7 +130,7 @@ public sealed class StreamTrackerTests(EngineModels models, ITestOutputHelper ou
         var t = tracker.LastTimings;
         output.WriteLine($"{method}, 64 points, small preset 256x256: {perFrame} managed bytes allocated per Track() after warm-up; " +
                          $"last frame {t.TotalMs:F1} ms (preprocess {t.PreprocessMs:F2}, encoder {t.EncoderMs:F1}, query {t.QueryMs:F1}, " +
-                         $"step {t.StepMs:F1}, gmrw {t.GmrwMs:F1}, fuse {t.FuseMs:F3})");
+                         $"step {t.StepMs:F1}, gmrw {t.LocalMs:F1}, fuse {t.FuseMs:F3})");
         Assert.Equal(0, perFrame);
         Assert.True(t.TotalMs > 0);
     }
