@@ -1,24 +1,26 @@
 using System.Diagnostics;
 using System.Globalization;
+using Spectre.Console;
 
 namespace CausalTap.Cli;
 
 /// <summary>
-/// A progress line for long work: on a terminal, one line on stderr rewritten in place (at most ~10 times a
-/// second) with a bar, done/total, rate and elapsed time; when stderr is not a terminal (a pipe, a log file,
-/// a test) nothing is drawn while working and <see cref="Complete"/> prints one summary line instead.
+/// Progress of long work (track, eval, replay, bench). On a terminal, Spectre.Console draws a live progress bar on
+/// stderr (description, bar, percentage, rate, elapsed time), from its own thread while the work runs on the
+/// caller's; when stderr is not a terminal (a pipe, a log file, a test) nothing is drawn while working. Either way
+/// <see cref="Complete"/> ends with one summary line.
 /// </summary>
 internal sealed class Progress
 {
-    private const int BarWidth = 24;
-    private static readonly long s_redrawTicks = Stopwatch.Frequency / 10;
     private readonly TextWriter _writer;
     private readonly string _label;
     private readonly string _unit;
-    private readonly bool _interactive;
     private readonly long _start = Stopwatch.GetTimestamp();
-    private long _lastDraw;
-    private int _lastLength;
+    private readonly Thread? _display;
+    private readonly ManualResetEventSlim _finished = new();
+    private long _done;
+    private long _total = -1; // -1 = unknown
+    private volatile string? _detail;
     private bool _completed;
 
     /// <param name="label">what is being done ("tracking", "eval").</param>
@@ -30,19 +32,33 @@ internal sealed class Progress
     {
         _writer = writer ?? Console.Error;
         _label = label;
-        Total = total;
         _unit = unit;
-        _interactive = interactive ?? !Console.IsErrorRedirected;
+        Total = total;
+        if (interactive ?? !Console.IsErrorRedirected)
+        {
+            IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
+            {
+                Out = new AnsiConsoleOutput(_writer),
+                Ansi = AnsiSupport.Yes,
+                Interactive = InteractionSupport.Yes,
+            });
+            _display = new Thread(() => Show(console)) { IsBackground = true, Name = "progress" };
+            _display.Start();
+        }
     }
 
     /// <summary>Units to do, when known.</summary>
-    public long? Total { get; set; }
+    public long? Total
+    {
+        get => Interlocked.Read(ref _total) is var t and >= 0 ? t : null;
+        set => Interlocked.Exchange(ref _total, value ?? -1);
+    }
 
     /// <summary>Units done so far.</summary>
-    public long Done { get; private set; }
+    public long Done => Interlocked.Read(ref _done);
 
     /// <summary>Free text shown after the counts (e.g. the current video).</summary>
-    public string? Detail { get; set; }
+    public string? Detail { get => _detail; set => _detail = value; }
 
     /// <summary>Seconds since the start.</summary>
     public double ElapsedSeconds => Stopwatch.GetElapsedTime(_start).TotalSeconds;
@@ -50,55 +66,48 @@ internal sealed class Progress
     /// <summary>Units per second so far.</summary>
     public double Rate => ElapsedSeconds > 0 ? Done / ElapsedSeconds : 0;
 
-    /// <summary>Adds <paramref name="count"/> done units and redraws if it is time to.</summary>
-    public void Advance(long count = 1)
-    {
-        Done += count;
-        if (!_interactive) return;
-        long now = Stopwatch.GetTimestamp();
-        if (now - _lastDraw < s_redrawTicks && Done != Total) return;
-        _lastDraw = now;
-        Draw(Format());
-    }
+    /// <summary>Adds <paramref name="count"/> done units (the display picks them up on its next refresh).</summary>
+    public void Advance(long count = 1) => Interlocked.Add(ref _done, count);
 
-    /// <summary>Ends the progress display: clears the line on a terminal, then prints one summary line.</summary>
+    /// <summary>Ends the display (a terminal's bar is cleared), then prints one summary line.</summary>
     public void Complete(string? summary = null)
     {
         if (_completed) return;
         _completed = true;
-        if (_interactive && _lastLength > 0)
-        {
-            _writer.Write("\r" + new string(' ', _lastLength) + "\r");
-        }
+        _finished.Set();
+        _display?.Join();
         _writer.WriteLine(summary ?? $"{_label}: {Done} {_unit} in {ElapsedSeconds.ToString("F1", CultureInfo.InvariantCulture)} s ({Rate.ToString("F1", CultureInfo.InvariantCulture)} {_unit}/s)");
         _writer.Flush();
     }
 
-    /// <summary>The progress line as drawn (exposed for tests).</summary>
+    /// <summary>The text shown next to the bar: counts, rate and detail (exposed for tests).</summary>
     public string Format()
     {
         var inv = CultureInfo.InvariantCulture;
-        string counts, bar = "";
-        if (Total is > 0 and var total)
-        {
-            double fraction = Math.Clamp(Done / (double)total, 0, 1);
-            int filled = (int)Math.Round(fraction * BarWidth);
-            bar = "[" + new string('#', filled) + new string('-', BarWidth - filled) + "] ";
-            counts = $"{Done}/{total} {_unit} ({(fraction * 100).ToString("F0", inv)}%)";
-        }
-        else
-        {
-            counts = $"{Done} {_unit}";
-        }
-        string line = $"{_label} {bar}{counts}, {Rate.ToString("F1", inv)} {_unit}/s, {ElapsedSeconds.ToString("F0", inv)} s";
-        return Detail is { Length: > 0 } ? $"{line}  {Detail}" : line;
+        string counts = Total is { } total ? $"{Done}/{total} {_unit}" : $"{Done} {_unit}";
+        string line = $"{_label} {counts}, {Rate.ToString("F1", inv)} {_unit}/s";
+        return Detail is { Length: > 0 } d ? $"{line}  {d}" : line;
     }
 
-    private void Draw(string line)
+    /// <summary>The display thread: Spectre's live progress, refreshed from the counters until Complete.</summary>
+    private void Show(IAnsiConsole console)
     {
-        int pad = Math.Max(0, _lastLength - line.Length);
-        _writer.Write("\r" + line + new string(' ', pad));
-        _writer.Flush();
-        _lastLength = line.Length;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask(Markup.Escape(_label));
+                do
+                {
+                    long? total = Total;
+                    task.IsIndeterminate = total is null;
+                    task.MaxValue = Math.Max(1, total ?? 1);
+                    task.Value = total is null ? 0 : Math.Min(Done, task.MaxValue);
+                    task.Description = Markup.Escape(Format());
+                }
+                while (!_finished.Wait(100));
+                task.StopTask();
+            });
     }
 }
