@@ -99,7 +99,7 @@ internal static class StreamCommand
                 SessionInfo info = await server.Client.OpenSessionAsync(open, server.CallOptions(ct));
                 sessionId = info.SessionId;
                 output.WriteLine($"session {sessionId}");
-                output.WriteLine($"model {info.Model}, method {info.Method}, provider {info.Provider}, frames {first.Width}x{first.Height} {settings.Format.ToString().ToLowerInvariant()}" +
+                output.WriteLine($"model {info.Model}, method {(CausalTap.Tracking.TrackingMethods.Parse(info.Method.ToString()) is { } m ? CausalTap.Tracking.TrackingMethods.Name(m) : info.Method.ToString())}, provider {info.Provider}, frames {first.Width}x{first.Height} {settings.Format.ToString().ToLowerInvariant()}" +
                                  (info.EpisodePath.Length > 0 ? $", recording {info.EpisodePath}" : ""));
             }
             else

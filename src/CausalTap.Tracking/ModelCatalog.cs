@@ -93,7 +93,7 @@ public static class TrackingMethods
             "fused" => TrackingMethod.Fused,
             "tapir" => TrackingMethod.Tapir,
             "gmrw" => TrackingMethod.Gmrw,
-            "tapir-lk" or "tapir_lk" => TrackingMethod.TapirLk,
+            "tapir-lk" or "tapir_lk" or "tapirlk" => TrackingMethod.TapirLk,
             _ => null,
         };
 

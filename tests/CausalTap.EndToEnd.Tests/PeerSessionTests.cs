@@ -200,6 +200,31 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
     }
 
     [Fact]
+    public async Task Cli_stream_reads_a_video_file_with_OpenCV_and_its_points_are_tracked()
+    {
+        E2EEnvironment.RequireFfmpeg();
+        // The clip is made by ffmpeg (an independent encoder); the CLI reads it with OpenCV's VideoCapture.
+        string video = Path.Combine(Path.GetTempPath(), $"causaltap-e2e-{Guid.NewGuid():N}.mp4");
+        try
+        {
+            ProcessResult made = await ChildProcess.RunAsync("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                "-frames:v", "12", "-pix_fmt", "yuv420p", video], E2EEnvironment.RepoRoot, TimeSpan.FromMinutes(1));
+            Assert.True(made.ExitCode == 0, made.Tail());
+            ProcessResult r = await ChildProcess.StartCli("stream", video, "--server", Server.HostPort, "--width", "160", "--grid", "2")
+                .WaitForExitAsync(TimeSpan.FromMinutes(3));
+            log.WriteLine(r.Stdout);
+            Assert.True(r.ExitCode == 0, r.Tail());
+            Assert.Contains("frames 160x120 jpeg", r.Stdout);
+            Assert.Contains("sent 12 frames", r.Stdout);
+            Assert.Matches(@"closed: received 12 processed [1-9]\d* .* points 4 ", r.Stdout); // frames were tracked, 4 grid points
+        }
+        finally
+        {
+            File.Delete(video);
+        }
+    }
+
+    [Fact]
     public async Task Cli_stream_opens_its_own_session_sends_raw_frames_from_a_folder_and_closes_it()
     {
         E2EEnvironment.RequireFfmpeg();
