@@ -21,10 +21,13 @@ namespace CausalTap.Tracking;
 /// against its parts once trained weights exist.</para>
 /// <para><b>TapirLk</b> (the default for a model with TAPIR graphs only): pyramidal Lucas-Kanade
 /// (<see cref="LucasKanade.PyramidalLucasKanade"/>) is the precise frame-to-frame tracker, starting from the point's
-/// previous published position (its exact query on the query frame); TAPIR re-detects:
+/// previous published position (its exact query on the query frame); TAPIR re-detects. "Far" means a visible TAPIR
+/// estimate more than <see cref="RedetectDistancePx"/> from where the point is without TAPIR (LK's position, or the
+/// held one when LK lost it); a far re-detection is taken only when it persists for
+/// <see cref="RedetectConfirmFrames"/> frames in a row, since one confident TAPIR frame on a look-alike is common:
 /// <list type="number">
-/// <item>LK passed its forward-backward check and TAPIR, when it sees the point, agrees within
-/// <see cref="RedetectDistancePx"/> → LK position, visible;</item>
+/// <item>far, not yet confirmed → LK position, visible (or, LK lost, the held position, not visible);</item>
+/// <item>LK passed its forward-backward check and TAPIR is not far → LK position, visible;</item>
 /// <item>else TAPIR visible → TAPIR position (re-detection after drift or occlusion), visible;</item>
 /// <item>else → the previous position is held (a hidden point stays where it was last seen), not visible.</item>
 /// </list>
@@ -69,14 +72,28 @@ public static class Fusion
     /// </summary>
     public const float RedetectDistancePx = 16f;
 
-    /// <summary>The TapirLk rule (see the class summary) for a point after its query frame; positions in model px.</summary>
+    /// <summary>TapirLk: frames in a row a far TAPIR re-detection must persist before it replaces the point.</summary>
+    public const int RedetectConfirmFrames = 2;
+
+    /// <summary>
+    /// The TapirLk rule (see the class summary) for a point after its query frame; positions in model px.
+    /// <paramref name="farFrames"/> is the point's count of consecutive far re-detections, kept by the caller.
+    /// </summary>
     public static void FuseLocal(float tapirX, float tapirY, float occlusionLogit, float expectedDistLogit,
-        float lkX, float lkY, bool lkTracked, float previousX, float previousY,
+        float lkX, float lkY, bool lkTracked, float previousX, float previousY, ref int farFrames,
         out float x, out float y, out bool visible)
     {
         var tapirVisible = TapirVisible(occlusionLogit, expectedDistLogit);
-        var lkAgrees = lkTracked && (!tapirVisible || MathF.Abs(lkX - tapirX) + MathF.Abs(lkY - tapirY) <= RedetectDistancePx);
-        (x, y, visible) = lkAgrees ? (lkX, lkY, true)
+        float ownX = lkTracked ? lkX : previousX, ownY = lkTracked ? lkY : previousY;
+        var far = tapirVisible && MathF.Abs(ownX - tapirX) + MathF.Abs(ownY - tapirY) > RedetectDistancePx;
+        farFrames = far ? farFrames + 1 : 0;
+        if (far && farFrames < RedetectConfirmFrames)
+        {
+            (x, y, visible) = (ownX, ownY, lkTracked);
+            return;
+        }
+        if (far) farFrames = 0; // the re-detection is taken: start counting afresh from it
+        (x, y, visible) = lkTracked && !far ? (lkX, lkY, true)
             : tapirVisible ? (tapirX, tapirY, true)
             : (previousX, previousY, false);
     }

@@ -101,6 +101,7 @@ public sealed class StreamTracker : IDisposable
     private readonly PyramidalLucasKanade? _lk;
     private Point2f[] _lkFrom = [], _lkTo = [];
     private bool[] _lkOk = [];
+    private int[] _farFrames = []; // per row: consecutive frames a visible TAPIR estimate lay far from it (Fusion.FuseLocal)
     private int _lkWidth, _lkHeight;
 
     /// <summary>Per-point values over the first <see cref="_valueRows"/> rows (recreated when the count changes).</summary>
@@ -239,6 +240,7 @@ public sealed class StreamTracker : IDisposable
             Array.Copy(_ids, row + 1, _ids, row, tail);
             Array.Copy(_query, (row + 1) * 2, _query, row * 2, tail * 2);
             Array.Copy(_chain, (row + 1) * 2, _chain, row * 2, tail * 2);
+            if (_lk is not null) Array.Copy(_farFrames, row + 1, _farFrames, row, tail);
             if (_useTapir)
             {
                 Array.Copy(_queryLo, (row + 1) * _c, _queryLo, row * _c, tail * _c);
@@ -281,6 +283,7 @@ public sealed class StreamTracker : IDisposable
                 _chain[2 * r] = _query[2 * r];
                 _chain[2 * r + 1] = _query[2 * r + 1];
                 _isNew[r] = true;
+                if (_lk is not null) _farFrames[r] = 0;
             }
             _pending.Clear();
         }
@@ -465,7 +468,7 @@ public sealed class StreamTracker : IDisposable
                     {
                         var lkOk = _lkOk[r];
                         var (lx, ly) = lkOk ? map.ToModel(_lkTo[r].X + 0.5f, _lkTo[r].Y + 0.5f) : (float.NaN, float.NaN);
-                        Fusion.FuseLocal(tx, ty, occL, expL, lx, ly, lkOk, _chain[2 * r], _chain[2 * r + 1], out x, out y, out visible);
+                        Fusion.FuseLocal(tx, ty, occL, expL, lx, ly, lkOk, _chain[2 * r], _chain[2 * r + 1], ref _farFrames[r], out x, out y, out visible);
                     }
                     break;
                 default:
@@ -519,6 +522,7 @@ public sealed class StreamTracker : IDisposable
             _lkFrom = new Point2f[cap];
             _lkTo = new Point2f[cap];
             _lkOk = new bool[cap];
+            _farFrames = Grow(_farFrames, cap, _rows);
         }
         _query = Grow(_query, cap * 2, _rows * 2);
         _chain = Grow(_chain, cap * 2, _rows * 2);

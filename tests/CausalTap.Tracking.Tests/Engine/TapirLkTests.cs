@@ -10,23 +10,35 @@ public sealed class TapirLkTests(ITestOutputHelper output)
     private const float Visible = -4f, Hidden = 4f; // logits: σ = 0.018 / 0.982
 
     [Fact]
-    public void Rule_prefers_LK_recovers_with_TAPIR_and_holds_a_hidden_point()
+    public void Rule_prefers_LK_recovers_with_TAPIR_after_two_frames_and_holds_a_hidden_point()
     {
+        var far = 0;
         // LK tracked, TAPIR sees the point nearby -> LK (the precise one).
-        Fusion.FuseLocal(100, 100, Visible, Visible, 104, 103, true, 90, 90, out var x, out var y, out var v);
-        Assert.Equal((104f, 103f, true), (x, y, v));
-        // LK tracked but TAPIR sees the point far away -> TAPIR's re-detection (LK drifted onto something else).
-        Fusion.FuseLocal(100, 100, Visible, Visible, 120, 100, true, 90, 90, out x, out y, out v);
-        Assert.Equal((100f, 100f, true), (x, y, v));
+        Fusion.FuseLocal(100, 100, Visible, Visible, 104, 103, true, 90, 90, ref far, out var x, out var y, out var v);
+        Assert.Equal((104f, 103f, true, 0), (x, y, v, far));
         // LK tracked, TAPIR does not see it -> LK, visible (LK's forward-backward check passed).
-        Fusion.FuseLocal(100, 100, Hidden, Hidden, 140, 100, true, 90, 90, out x, out y, out v);
-        Assert.Equal((140f, 100f, true), (x, y, v));
-        // LK lost it, TAPIR sees it -> TAPIR.
-        Fusion.FuseLocal(100, 100, Visible, Visible, float.NaN, float.NaN, false, 90, 90, out x, out y, out v);
-        Assert.Equal((100f, 100f, true), (x, y, v));
-        // Neither -> hidden, held where it was last seen.
-        Fusion.FuseLocal(100, 100, Hidden, Visible, float.NaN, float.NaN, false, 90, 90, out x, out y, out v);
-        Assert.Equal((90f, 90f, false), (x, y, v));
+        Fusion.FuseLocal(100, 100, Hidden, Hidden, 140, 100, true, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((140f, 100f, true, 0), (x, y, v, far));
+        // TAPIR sees it far from LK: the first frame keeps LK, the second takes TAPIR's re-detection.
+        Fusion.FuseLocal(100, 100, Visible, Visible, 120, 100, true, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((120f, 100f, true, 1), (x, y, v, far));
+        Fusion.FuseLocal(100, 100, Visible, Visible, 121, 100, true, 120, 100, ref far, out x, out y, out v);
+        Assert.Equal((100f, 100f, true, 0), (x, y, v, far));
+        // One far frame, then agreement again: the count starts over.
+        Fusion.FuseLocal(100, 100, Visible, Visible, 130, 100, true, 100, 100, ref far, out _, out _, out _);
+        Fusion.FuseLocal(100, 100, Visible, Visible, 101, 100, true, 130, 100, ref far, out x, out y, out v);
+        Assert.Equal((101f, 100f, true, 0), (x, y, v, far));
+        // LK lost it, TAPIR sees it near where it was -> TAPIR at once.
+        Fusion.FuseLocal(95, 95, Visible, Visible, float.NaN, float.NaN, false, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((95f, 95f, true, 0), (x, y, v, far));
+        // LK lost it, TAPIR sees it far away -> held and hidden for one frame, then TAPIR.
+        Fusion.FuseLocal(200, 200, Visible, Visible, float.NaN, float.NaN, false, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((90f, 90f, false, 1), (x, y, v, far));
+        Fusion.FuseLocal(200, 201, Visible, Visible, float.NaN, float.NaN, false, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((200f, 201f, true, 0), (x, y, v, far));
+        // Neither sees it -> hidden, held where it was last seen.
+        Fusion.FuseLocal(100, 100, Hidden, Visible, float.NaN, float.NaN, false, 90, 90, ref far, out x, out y, out v);
+        Assert.Equal((90f, 90f, false, 0), (x, y, v, far));
     }
 
     [Fact]
