@@ -8,7 +8,8 @@ namespace CausalTap.Tracking;
 
 /// <summary>
 /// Tracks a changing set of query points through one camera stream, one frame per <see cref="Track"/> call, with
-/// causal TAPIR, incremental GMRW or both fused (see <see cref="Fusion"/>). Not thread-safe: one frame at a time.
+/// causal TAPIR, incremental GMRW, both fused, or TAPIR with pyramidal Lucas-Kanade as the local tracker (see
+/// <see cref="Fusion"/>). Not thread-safe: one frame at a time.
 /// <para><b>Points.</b> <see cref="AddPoint"/> returns a stable id (1, 2, 3, … never reused within the stream) and
 /// queues the point; its query frame is the next frame passed to <see cref="Track"/>: on that frame the TAPIR query
 /// graph runs for the new points only and their state rows are zeroed. <see cref="RemovePoint"/> takes effect
@@ -125,14 +126,13 @@ public sealed class StreamTracker : IDisposable
         _model = model;
         Method = method;
         _useTapir = method is TrackingMethod.Tapir or TrackingMethod.Fused or TrackingMethod.TapirLk;
-        _lk = method == TrackingMethod.TapirLk ? new PyramidalLucasKanade() : null;
         _useGmrw = method is TrackingMethod.Gmrw or TrackingMethod.Fused;
         if ((_useTapir && !model.HasTapir) || (_useGmrw && !model.HasGmrw))
         {
             var has = model.HasTapir ? "only the TAPIR graphs" : "only the GMRW graphs";
-            throw new ArgumentException($"{method} tracking needs {(method == TrackingMethod.Fused ? "both the TAPIR and the GMRW graphs" : $"the {method} graphs")}; " +
-                                        $"model '{model.Directory.Name}' has {has}.", nameof(method));
+            throw new ArgumentException($"{method} tracking needs {TrackingMethods.Needs(method)}; model '{model.Directory.Name}' has {has}.", nameof(method));
         }
+        _lk = method == TrackingMethod.TapirLk ? new PyramidalLucasKanade() : null;
         _w = model.InputWidth;
         _h = model.InputHeight;
         _writer = new ModelInputWriter(_w, _h);
