@@ -48,7 +48,7 @@ internal sealed partial class TrackerService
             string outPath = Path.Combine(Path.GetFullPath(_options.EpisodesDirectory), name);
             if (File.Exists(outPath)) throw new RejectionException(RejectionKind.AlreadyExists, $"episode '{name}' already exists in the episode directory");
             output = EpisodeRecorder.Create(outPath, new EpisodeMetadata($"replay-{SessionManager.NewSessionId()}", recorded?.CameraId ?? "",
-                model.Length > 0 ? model : _models.DefaultModelName ?? "", MethodName(method), Version, recorded?.FrameWidth ?? 0, recorded?.FrameHeight ?? 0));
+                model.Length > 0 ? model : _models.DefaultModelName ?? "", TrackingMethods.Name(method), Version, recorded?.FrameWidth ?? 0, recorded?.FrameHeight ?? 0));
         }
         try
         {
@@ -99,8 +99,6 @@ internal sealed partial class TrackerService
         }
         return Task.FromResult(response);
     }
-
-    internal static string MethodName(TrackingMethod method) => method.ToString().ToLowerInvariant();
 }
 
 /// <summary>A session's recording as an MCAP episode (<see cref="EpisodeRecorder"/>).</summary>
@@ -109,7 +107,7 @@ internal sealed class EpisodeSessionRecorder(EpisodeRecorder recorder) : ISessio
     /// <summary>The recorder factory the server uses.</summary>
     public static ISessionRecorder Create(RecordingRequest r) =>
         new EpisodeSessionRecorder(EpisodeRecorder.Create(r.Path, new EpisodeMetadata(r.SessionId, r.CameraId, r.Model,
-            TrackerService.MethodName(r.Method), TrackerService.Version, r.FrameWidth, r.FrameHeight)));
+            TrackingMethods.Name(r.Method), TrackerService.Version, r.FrameWidth, r.FrameHeight)));
 
     public string Path => recorder.Path;
 
