@@ -14,6 +14,7 @@ public sealed class StreamTrackerTests(EngineModels models, ITestOutputHelper ou
     [EngineTheory]
     [InlineData(TrackingMethod.Tapir)]
     [InlineData(TrackingMethod.Fused)]
+    [InlineData(TrackingMethod.TapirLk)]
     public void AddingAPointResetsOnlyItsOwnState(TrackingMethod method)
     {
         var model = models.Get("small");
@@ -57,13 +58,15 @@ public sealed class StreamTrackerTests(EngineModels models, ITestOutputHelper ou
         }
     }
 
-    [EngineFact]
-    public void RemovingKeepsOtherIdsAndOutputsAndIdsAreNeverReused()
+    [EngineTheory]
+    [InlineData(TrackingMethod.Fused)]
+    [InlineData(TrackingMethod.TapirLk)] // its per-row LK state (far re-detection counts) is compacted too
+    public void RemovingKeepsOtherIdsAndOutputsAndIdsAreNeverReused(TrackingMethod method)
     {
         var model = models.Get("small");
         var frames = Frames;
-        using var full = new StreamTracker(model, TrackingMethod.Fused);
-        using var tracker = new StreamTracker(model, TrackingMethod.Fused);
+        using var full = new StreamTracker(model, method);
+        using var tracker = new StreamTracker(model, method);
         var ids = Points.Select(p => tracker.AddPoint(p.X, p.Y)).ToArray();
         foreach (var (x, y) in Points)
         {
