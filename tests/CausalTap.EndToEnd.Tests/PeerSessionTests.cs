@@ -107,13 +107,9 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
     public async Task Python_example_client_streams_a_video_and_prints_updates()
     {
         E2EEnvironment.RequirePython();
-        E2EEnvironment.RequireFfmpeg();
-        string video = Path.Combine(Path.GetTempPath(), $"causaltap-e2e-{Guid.NewGuid():N}.mp4");
+        string video = await MakeTestClipAsync(20);
         try
         {
-            ProcessResult made = await ChildProcess.RunAsync("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-                "-frames:v", "20", "-pix_fmt", "yuv420p", video], E2EEnvironment.RepoRoot, TimeSpan.FromMinutes(1));
-            Assert.True(made.ExitCode == 0, made.Tail());
             ProcessResult r = await ChildProcess.RunAsync(E2EEnvironment.Python,
                 [Path.Combine(E2EEnvironment.PythonClientDir, "causaltap_client.py"), "--server", Server.HostPort, video, "--points", "80,60;40,30", "--width", "160"],
                 E2EEnvironment.PythonClientDir, TimeSpan.FromMinutes(3));
@@ -202,14 +198,10 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
     [Fact]
     public async Task Cli_stream_reads_a_video_file_with_OpenCV_and_its_points_are_tracked()
     {
-        E2EEnvironment.RequireFfmpeg();
         // The clip is made by ffmpeg (an independent encoder); the CLI reads it with OpenCV's VideoCapture.
-        string video = Path.Combine(Path.GetTempPath(), $"causaltap-e2e-{Guid.NewGuid():N}.mp4");
+        string video = await MakeTestClipAsync(12);
         try
         {
-            ProcessResult made = await ChildProcess.RunAsync("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
-                "-frames:v", "12", "-pix_fmt", "yuv420p", video], E2EEnvironment.RepoRoot, TimeSpan.FromMinutes(1));
-            Assert.True(made.ExitCode == 0, made.Tail());
             ProcessResult r = await ChildProcess.StartCli("stream", video, "--server", Server.HostPort, "--width", "160", "--grid", "2")
                 .WaitForExitAsync(TimeSpan.FromMinutes(3));
             log.WriteLine(r.Stdout);
@@ -304,6 +296,17 @@ public sealed class PeerSessionTests(ServerFixture fixture, ITestOutputHelper lo
             Assert.True(row.GetProperty("Processed").GetInt64() > 0);
             Assert.Equal(JsonValueKind.Object, row.GetProperty("EndToEnd").ValueKind);
         }
+    }
+
+    /// <summary>A 320x240 H.264 test-pattern clip of <paramref name="frames"/> frames made by ffmpeg, in the temp folder (the caller deletes it).</summary>
+    private static async Task<string> MakeTestClipAsync(int frames)
+    {
+        E2EEnvironment.RequireFfmpeg();
+        string video = Path.Combine(Path.GetTempPath(), $"causaltap-e2e-{Guid.NewGuid():N}.mp4");
+        ProcessResult made = await ChildProcess.RunAsync("ffmpeg", ["-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+            "-frames:v", frames.ToString(System.Globalization.CultureInfo.InvariantCulture), "-pix_fmt", "yuv420p", video], E2EEnvironment.RepoRoot, TimeSpan.FromMinutes(1));
+        Assert.True(made.ExitCode == 0, made.Tail());
+        return video;
     }
 
     private const string UpdateWriterHeaderStart = "frame_index,sequence,";

@@ -76,6 +76,18 @@ public sealed class TempDir : IDisposable
 
 public static class Pixels
 {
+    /// <summary>
+    /// Decodes <paramref name="encodedFile"/> with <see cref="ImageDecoder"/>, checks its size, and compares it with the
+    /// reference decode the peer wrote next to it (<c>FILE.ref.rgb</c>).
+    /// </summary>
+    public static (int Max, int Count) DecodeAndDiff(string encodedFile, PixelFormat format, int width, int height)
+    {
+        using var image = new RgbImage();
+        new ImageDecoder().Decode(File.ReadAllBytes(encodedFile), format, image);
+        Assert.Equal((width, height), (image.Width, image.Height));
+        return Diff(image, File.ReadAllBytes(encodedFile + ".ref.rgb"));
+    }
+
     /// <summary>Largest absolute difference between an image and packed RGB bytes, and how many bytes differ.</summary>
     public static (int Max, int Count) Diff(RgbImage image, ReadOnlySpan<byte> expected)
     {
