@@ -14,7 +14,7 @@ internal static class PredictCommand
     public static Command Create()
     {
         var input = new Argument<FileInfo>("INPUT") { Description = "TAP-Vid .npz: video uint8 [T,H,W,3], query_points float32 [N,3] (t,y,x), optional query_mode." };
-        var output = new Option<FileInfo>("--out") { Description = "Prediction .npz to write (tracks [N,T,2] (x,y), occluded [N,T]).", Required = true };
+        var output = new Option<FileInfo>("--out") { Description = "Prediction .npz to write (tracks [N,T,2] (x,y), occluded [N,T], occlusion_probability and uncertainty [N,T]).", Required = true };
         var mode = EvalCommand.ModeOption("Query mode: first (causal) or strided (frames before the query tracked backwards). Default: the file's query_mode, else first.");
         var maxFrames = new Option<int?>("--max-frames") { Description = "Use only the first N frames (points queried later are dropped)." };
         maxFrames.Validators.Add(r => { if (r.GetValueOrDefault<int?>() is <= 0) r.AddError("--max-frames must be positive."); });
@@ -40,7 +40,7 @@ internal static class PredictCommand
             prediction.Save(outputPath);
             progress.Complete($"predict: {example.Name}, {example.NumPoints} points, {example.NumFrames} frames, mode {m.ToName()}, " +
                               $"{runner.MillisecondsPerFrame.ToString("F2", CultureInfo.InvariantCulture)} ms/frame in Track()");
-            Console.Out.WriteLine($"wrote {outputPath}: tracks [{example.NumPoints},{example.NumFrames},2], occluded [{example.NumPoints},{example.NumFrames}]");
+            Console.Out.WriteLine($"wrote {outputPath}: tracks [{example.NumPoints},{example.NumFrames},2], occluded, occlusion_probability, uncertainty [{example.NumPoints},{example.NumFrames}]");
             return 0;
         }));
         return command;

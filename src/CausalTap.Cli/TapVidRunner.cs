@@ -110,7 +110,7 @@ internal sealed class TapVidRunner(LoadedTracker tracker)
                 // Forward pass owns frames >= q, backward pass frames < q.
                 if (reversed ? source < q : source >= q)
                 {
-                    prediction.Set(i, source, p.X, p.Y, occluded: !p.Visible);
+                    prediction.Set(i, source, p.X, p.Y, occluded: !p.Visible, p.OcclusionProbability, p.Uncertainty);
                 }
             }
             FrameDone?.Invoke();

@@ -235,7 +235,7 @@ public sealed class TrackingCommandTests : IDisposable
 
         var (rc, output) = CliRunner.Run("predict", input, "--out", first, "--mode", "first");
         Assert.True(rc == 0, output);
-        Assert.Contains("tracks [3,6,2], occluded [3,6]", output);
+        Assert.Contains("tracks [3,6,2], occluded, occlusion_probability, uncertainty [3,6]", output);
         (rc, output) = CliRunner.Run("predict", input, "--out", strided, "--mode", "strided");
         Assert.True(rc == 0, output);
 
@@ -266,6 +266,21 @@ public sealed class TrackingCommandTests : IDisposable
             }
         }
         Assert.True(strideDiffers, "strided mode produced nothing different before the query frames");
+
+        // The tracker's scores come along for external threshold sweeps: 1 before the query, probabilities after it.
+        using var npz = new NpzReader(first);
+        float[] occ = npz.Read(TapVidPrediction.OcclusionProbabilityKey).Float32, unc = npz.Read(TapVidPrediction.UncertaintyKey).Float32;
+        Assert.Equal(18, occ.Length);
+        for (int i = 0; i < 3; i++)
+        {
+            for (int t = 0; t < 6; t++)
+            {
+                int k = i * 6 + t;
+                if (t < queryFrames[i]) Assert.Equal((1f, 1f), (occ[k], unc[k]));
+                else Assert.True(occ[k] is >= 0 and <= 1 && unc[k] is >= 0 and <= 1, $"point {i} frame {t}: occ {occ[k]}, unc {unc[k]}");
+            }
+        }
+        Assert.Contains(occ, v => v < 1f);
     }
 
     [Fact]

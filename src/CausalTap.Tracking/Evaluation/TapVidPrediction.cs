@@ -4,12 +4,15 @@ namespace CausalTap.Tracking.Evaluation;
 /// A tracker's output for one TAP-Vid video, as <c>causaltap predict</c> writes it: <c>tracks</c> float32
 /// [N,T,2] as (x, y) raster pixels of the input video, and <c>occluded</c> bool [N,T] (true = predicted
 /// occluded). Positions may be anything (NaN included) where a point is predicted occluded; a NaN position
-/// on a frame predicted visible simply counts as a miss in the metrics, as in the reference.
+/// on a frame predicted visible simply counts as a miss in the metrics, as in the reference. The tracker's
+/// <c>occlusion_probability</c> and <c>uncertainty</c> float32 [N,T] are written too (1 and 1 before a point's
+/// query), so that an external scorer can sweep the visibility rule; <see cref="Load"/> does not need them.
 /// </summary>
 public sealed class TapVidPrediction
 {
     /// <summary>Key names in the npz file.</summary>
-    public const string TracksKey = "tracks", OccludedKey = "occluded";
+    public const string TracksKey = "tracks", OccludedKey = "occluded",
+        OcclusionProbabilityKey = "occlusion_probability", UncertaintyKey = "uncertainty";
 
     /// <summary>Wraps the arrays (not copied).</summary>
     public TapVidPrediction(int numPoints, int numFrames, float[] tracks, bool[] occluded)
@@ -26,6 +29,10 @@ public sealed class TapVidPrediction
         NumFrames = numFrames;
         Tracks = tracks;
         Occluded = occluded;
+        OcclusionProbability = new float[numPoints * numFrames];
+        Uncertainty = new float[numPoints * numFrames];
+        Array.Fill(OcclusionProbability, 1f);
+        Array.Fill(Uncertainty, 1f);
     }
 
     /// <summary>An all-zero, all-visible prediction to fill in.</summary>
@@ -44,6 +51,12 @@ public sealed class TapVidPrediction
     /// <summary>[N*T] predicted occlusion.</summary>
     public bool[] Occluded { get; }
 
+    /// <summary>[N*T] the tracker's occlusion probability (1 where it reported none).</summary>
+    public float[] OcclusionProbability { get; }
+
+    /// <summary>[N*T] the tracker's position uncertainty (1 where it reported none).</summary>
+    public float[] Uncertainty { get; }
+
     /// <summary>Sets point <paramref name="point"/> at frame <paramref name="frame"/>.</summary>
     public void Set(int point, int frame, float x, float y, bool occluded)
     {
@@ -53,12 +66,22 @@ public sealed class TapVidPrediction
         Occluded[k] = occluded;
     }
 
+    /// <summary>Sets point <paramref name="point"/> at frame <paramref name="frame"/> with the tracker's scores.</summary>
+    public void Set(int point, int frame, float x, float y, bool occluded, float occlusionProbability, float uncertainty)
+    {
+        Set(point, frame, x, y, occluded);
+        OcclusionProbability[point * NumFrames + frame] = occlusionProbability;
+        Uncertainty[point * NumFrames + frame] = uncertainty;
+    }
+
     /// <summary>Writes <c>tracks</c> and <c>occluded</c> to an npz file (atomically) that numpy loads.</summary>
     public void Save(string path, bool compressed = false) =>
         NpzWriter.Save(path,
         [
             new(TracksKey, NpyArray.Create(Tracks, NumPoints, NumFrames, 2)),
             new(OccludedKey, NpyArray.Create(Occluded, NumPoints, NumFrames)),
+            new(OcclusionProbabilityKey, NpyArray.Create(OcclusionProbability, NumPoints, NumFrames)),
+            new(UncertaintyKey, NpyArray.Create(Uncertainty, NumPoints, NumFrames)),
         ], compressed);
 
     /// <summary>

@@ -17,6 +17,9 @@ public sealed record InferenceSettings(string Provider = ExecutionProviders.Cpu,
 
     /// <summary>ORT's verbose log on stderr (shows where each node is placed).</summary>
     public bool VerboseLog { get; init; }
+
+    /// <summary>Let idle intra-op threads spin for the next op (ORT's default; off here, see <see cref="ProviderPolicy.CreateOptions"/>).</summary>
+    public bool IntraOpSpinning { get; init; }
 }
 
 /// <summary>What <see cref="ProviderPolicy.Choose"/> decided: the provider that runs and why others were passed over.</summary>
@@ -50,6 +53,9 @@ public static class ProviderPolicy
 
     /// <summary>ORT's session config key that turns "node placed on the CPU" into a session creation error.</summary>
     public const string DisableCpuEpFallbackKey = "session.disable_cpu_ep_fallback";
+
+    /// <summary>ORT session config key: whether idle intra-op threads spin ("1", ORT's default) or sleep ("0").</summary>
+    public const string AllowSpinningKey = "session.intra_op.allow_spinning";
 
     /// <summary>
     /// Resolves <paramref name="requested"/> to the provider that runs. Throws <see cref="ProviderUnavailableException"/>
@@ -102,6 +108,13 @@ public static class ProviderPolicy
             }
             options.GraphOptimizationLevel = settings.OptimizationLevel;
             options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+            // ORT's idle intra-op threads spin for work between ops by default. On a 2-core machine they then take the
+            // cores from OpenCV's Lucas-Kanade threads, decoding and the other streams (bench --points 256, tapir-lk,
+            // 2 threads: 18-23 fps spinning, 35-40 fps without; README "Threads").
+            if (!settings.IntraOpSpinning)
+            {
+                options.AddSessionConfigEntry(AllowSpinningKey, "0");
+            }
             if (settings.VerboseLog)
             {
                 options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE;
