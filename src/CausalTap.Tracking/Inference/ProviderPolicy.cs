@@ -110,7 +110,7 @@ public static class ProviderPolicy
             options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
             // ORT's idle intra-op threads spin for work between ops by default. On a 2-core machine they then take the
             // cores from OpenCV's Lucas-Kanade threads, decoding and the other streams (bench --points 256, tapir-lk,
-            // 2 threads: 18-23 fps spinning, 35-40 fps without; README "Threads").
+            // 2 threads: 18-23 fps spinning, 35-40 fps without; README, "Tracking engine").
             if (!settings.IntraOpSpinning)
             {
                 options.AddSessionConfigEntry(AllowSpinningKey, "0");

@@ -18,7 +18,7 @@ namespace CausalTap.Tracking.LucasKanade;
 /// <para>
 /// Small frames are tracked upscaled (bicubic) so that their short side is <see cref="MinShortSide"/> pixels (at most
 /// <see cref="MaxScale"/> times): on a 256x256 frame the 3-level pyramid is otherwise only 32 px wide at the top, and OpenCV's integer Scharr gradients
-/// are coarse. Measured (training/README "Lucas-Kanade working size"): on 256-px clips upscaling to 512 raised
+/// are coarse. Measured (README, "Tracking methods": "Lucas-Kanade working size"): on 256-px clips upscaling to 512 raised
 /// tapir-lk AJ by 4.7 on the development split and 1.1 on 24 synthetic validation clips; on 480-px synthetic clips
 /// a further 2x gained under 1 AJ for 4x the pixels, so frames at or above 512 px are tracked as they are.
 /// Points, windows aside, stay in the caller's pixels: the scale is applied and undone inside.

@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 from . import export_model
 from .card import read_jsonl, training_history, wall_minutes
@@ -94,8 +95,8 @@ def gmrw_provenance(run: Path, checkpoint: Path, step: int) -> dict:
     }
 
 
-def run_eval(model_dir: Path, spec: str) -> dict:
-    """`causaltap eval DATASET --model DIR --json` through the C# engine; returns the command and its JSON.
+def run_eval(model_dir: Path, spec: str, method: Optional[str] = None) -> dict:
+    """`causaltap eval DATASET --model DIR [--method M] --json` through the C# engine; returns the command and its JSON.
 
     `spec` is a dataset folder, optionally followed by `::` and how that folder was made (recorded verbatim, so
     a reader can rebuild a generated dataset, e.g. the synthetic validation set).
@@ -103,16 +104,20 @@ def run_eval(model_dir: Path, spec: str) -> dict:
     folder, _, made_by = spec.partition("::")
     dataset = Path(folder)
     check_available()
-    cmd = ["dotnet", str(CLI_DLL), "eval", str(dataset), "--model", str(model_dir), "--json"]
+    with_method = ["--method", method] if method else []
+    cmd = ["dotnet", str(CLI_DLL), "eval", str(dataset), "--model", str(model_dir), *with_method, "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}{done.stdout}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # Paths as seen from the repository root, where ./causaltap runs.
     where = os.path.relpath(dataset.resolve(), REPO_ROOT)
-    entry = {"command": f"./causaltap eval {where} --model {os.path.relpath(model_dir.resolve(), REPO_ROOT)} --json",
+    entry = {"command": " ".join(["./causaltap", "eval", where, "--model", os.path.relpath(model_dir.resolve(), REPO_ROOT),
+                                  *with_method, "--json"]),
              "dataset": where,
              "result": result}
+    if method:
+        entry["method"] = method
     if made_by:
         entry["dataset_made_by"] = made_by
     return entry
