@@ -51,12 +51,13 @@ internal sealed class TrackingSession
     private readonly Channel<IngestItem> _ingest;
     /// <summary>Orders ingest checks and enqueues (see the class comment).</summary>
     private readonly SemaphoreSlim _ingestGate = new(1, 1);
-    /// <summary>Guards <see cref="_engine"/>, the order of <see cref="_recording"/>'s queue and <see cref="_engineDisposed"/>.</summary>
+    /// <summary>Guards <see cref="_engine"/> and the order of <see cref="_recording"/>'s queue.</summary>
     private readonly object _engineLock = new();
-    private readonly IFrameTracker _engine;
+    /// <summary>The session's tracker; null once the session has closed, so that a closed session that the manager keeps
+    /// for its info (SessionManager.ClosedHistory) no longer holds the tracker's buffers (about 4 MB at 256 points).</summary>
+    private IFrameTracker? _engine;
     /// <summary>The recording, written on its own task; null when the session does not record.</summary>
     private readonly RecordingQueue? _recording;
-    private bool _engineDisposed;
     /// <summary>Current subscribers; replaced (copy on write) under <see cref="_subscriberLock"/>, read lock-free.</summary>
     private Subscriber[] _subscribers = [];
     private readonly object _subscriberLock = new();
@@ -338,7 +339,7 @@ internal sealed class TrackingSession
         TrackUpdate update;
         lock (_engineLock)
         {
-            if (_engineDisposed) return;
+            if (_engine is null) return;
             update = pipeline.Track(_engine, new FrameStamp(Id, frame.Sequence, frame.CaptureTimeNs, item.ReceiveNs));
             update.ProcessingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             update.FramesDropped = (ulong)Interlocked.Read(ref _dropped);
@@ -397,7 +398,7 @@ internal sealed class TrackingSession
         }
         lock (_engineLock)
         {
-            if (_engineDisposed) throw ClosedException();
+            if (_engine is null) throw ClosedException();
             if (_pointCount + request.Points.Count > Settings.MaxPoints)
             {
                 throw new RejectionException(RejectionKind.ResourceExhausted,
@@ -425,7 +426,7 @@ internal sealed class TrackingSession
     {
         lock (_engineLock)
         {
-            if (_engineDisposed) throw ClosedException();
+            if (_engine is null) throw ClosedException();
             var response = new RemovePointsResponse();
             foreach (uint id in request.PointIds)
             {
@@ -500,8 +501,8 @@ internal sealed class TrackingSession
         foreach (Subscriber s in subscribers) s.Complete();
         lock (_engineLock)
         {
-            _engineDisposed = true;
-            _engine.Dispose();
+            _engine?.Dispose();
+            _engine = null;
         }
         // Everything queued is on disk and the file is complete before the session counts as closed.
         if (_recording is not null) await _recording.CompleteAsync().ConfigureAwait(false);

@@ -7,10 +7,11 @@ internal static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Tracker benchmark: per-stage latency p50/p99, fps and memory per point count (numbers are printed with the machine they ran on). Subcommand: server (end to end through gRPC).");
+        var bench = new Command("bench", "Tracker benchmark: per-stage latency p50/p99, fps and memory per point count (numbers are printed with the machine they ran on). Subcommands: server (end to end through gRPC), soak (memory over session cycles and long streams).");
         AddModelBenchmark(bench);
 
         bench.Add(ServerBenchmark.Create());
+        bench.Add(SoakBenchmark.Create());
         return bench;
     }
 

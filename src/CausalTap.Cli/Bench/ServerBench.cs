@@ -96,7 +96,7 @@ internal static class ServerBenchmark
     }
 
     /// <summary>Up to 90 frames, JPEG-encoded once up front so the cameras cost nothing while measuring.</summary>
-    private static (List<SourceFrame> Frames, string Source) LoadFrames(Settings settings)
+    internal static (List<SourceFrame> Frames, string Source) LoadFrames(Settings settings)
     {
         string? clip = settings.Clip;
         if (clip is null)
@@ -118,7 +118,7 @@ internal static class ServerBenchmark
         return (frames, clip ?? "synthetic moving pattern");
     }
 
-    private static async Task<Row> RunScenarioAsync(ServerConnection server, List<SourceFrame> frames, int streams, Settings settings, CancellationToken ct)
+    internal static async Task<Row> RunScenarioAsync(ServerConnection server, List<SourceFrame> frames, int streams, Settings settings, CancellationToken ct)
     {
         string loadBefore = LoadAverage();
         var results = await Task.WhenAll(Enumerable.Range(0, streams).Select(i => RunStreamAsync(server, frames, i, settings, ct)));

@@ -33,6 +33,7 @@ from ..data.dataset import VAL_TAG, load_clips, make_validation_set
 from ..data.synthetic import SyntheticConfig, SyntheticGenerator
 from ..gmrw import GMRW, GMRWConfig, get_config
 from ..gmrw import walk
+from ..gmrw.xfeat_gmrw import XFeatGMRW, build as build_gmrw
 from . import metrics
 from .run_folder import RunLog, args_dict, clear_logs, val_record
 from .supervised import DEFAULT_VAL_DIR, REPO_ROOT, lr_at
@@ -45,7 +46,7 @@ DEFAULT_FRAME_STORE = REPO_ROOT / "runs" / "data" / "gmrw_frames"
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="cpu", help="GMRW preset (gmrw/config.py)")
+    p.add_argument("--preset", default="cpu", help="GMRW preset (gmrw/config.py; xfeat: gmrw/xfeat_gmrw.py)")
     p.add_argument("--steps", type=int, required=True, help="total optimiser steps of the run")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resume", action="store_true")
@@ -60,6 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--smooth-weight", type=float, default=0.1, help="weight of the edge-aware smoothness loss")
     p.add_argument("--walk-rows", type=int, default=256, help="start cells of the walk per clip (random, valid)")
     p.add_argument("--min-view-scale", type=float, default=0.6, help="smallest crop side of a view (x size)")
+    p.add_argument("--flip-prob", type=float, default=0.5,
+                   help="chance that a view is mirrored (0 for preset xfeat: its pretrained descriptors are not mirror-invariant)")
     p.add_argument("--real-fraction", type=float, default=0.5, help="share of clips from real videos")
     p.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT)
     p.add_argument("--real-dirs", nargs="*", default=list(DEFAULT_REAL_DIRS))
@@ -208,7 +211,7 @@ class ClipSource:
             rng = np.random.default_rng([a.seed, step, j, 1])
             pair = []
             for _ in range(2):
-                m = walk.random_view(rng, a.size, a.min_view_scale)
+                m = walk.random_view(rng, a.size, a.min_view_scale, flip_prob=a.flip_prob)
                 v = walk.warp_frames(frames, m, (a.size, a.size))
                 gain, bias = rng.uniform(0.8, 1.2), rng.uniform(-20, 20)
                 pair.append((((v - 128) * gain + 128 + bias).clamp(0, 255), m))
@@ -288,7 +291,7 @@ def load_model(path: Path, map_location="cpu") -> GMRW:
     """A GMRW with the weights of a gmrw_train checkpoint (its own config)."""
     ck = torch.load(path, map_location=map_location)
     cfg = GMRWConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in ck["model_config"].items()})
-    model = GMRW(cfg)
+    model = XFeatGMRW(cfg) if ck.get("preset") == "xfeat" else GMRW(cfg)
     model.load_state_dict(ck["model"])
     return model
 
@@ -302,8 +305,9 @@ def train(args) -> Dict[str, float]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = GMRW(get_config(args.preset)).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    model = build_gmrw(args.preset).to(device)
+    # The frozen XFeat backbone of preset "xfeat" has no trainable parameters.
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
     step = 0
     last = out / "last.pt"
     if args.resume and last.exists():
