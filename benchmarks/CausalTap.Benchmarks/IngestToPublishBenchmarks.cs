@@ -31,7 +31,7 @@ public class IngestToPublishBenchmarks
         var options = new TrackerServerOptions { ModelsDirectory = TestFrames.ModelsDirectory(), Provider = "cpu" };
         _models = new ModelCache(options, (_, _) => { });
         EngineLease lease = _models.Create("", "cpu", null);
-        var settings = new SessionSettings("bench", "cam", 640, 480, IngestPolicy.Block, 2, Points, 4096, 4096);
+        var settings = new SessionSettings("bench", "cam", 640, 480, IngestPolicy.Block, 2, Points, 4096, 4096, options.MaxCaptureAhead, options.ClockStep);
         _session = new TrackingSession(settings, lease, recorder: null, TimeProvider.System, NullLogger.Instance);
         var request = new AddPointsRequest { SessionId = "bench" };
         int side = (int)Math.Ceiling(Math.Sqrt(Points));

@@ -36,6 +36,8 @@ internal static class ServeCommand
         ("--ingest-policy", "ingest_policy", "Default ingest policy when the queue is full: drop_oldest (default) or block."),
         ("--subscriber-queue", "subscriber_queue_updates", "Default per-subscriber latest-wins queue depth (default 2)."),
         ("--idle-timeout", "idle_timeout_s", "Close sessions without frames or calls for this many seconds (default 60; 0 = never)."),
+        ("--max-capture-ahead", "max_capture_ahead_s", "Reject a frame stamped more than this many seconds ahead of the server clock (default 10)."),
+        ("--clock-step", "clock_step_s", "A capture time this many seconds behind the previous frame re-bases the session instead of being refused (default 1)."),
         ("--shutdown-timeout", "shutdown_timeout_s", "Seconds a graceful shutdown waits for queued frames and calls (default 10)."),
         ("--tls-cert", "tls_cert", "PEM certificate (chain) for TLS."),
         ("--tls-key", "tls_key", "PEM private key for --tls-cert."),

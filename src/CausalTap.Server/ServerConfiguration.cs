@@ -23,7 +23,7 @@ public static class ServerConfiguration
     [
         "host", "port", "models_dir", "default_model", "provider", "threads", "episodes_dir", "max_sessions",
         "max_points_per_session", "max_message_bytes", "max_concurrent_streams", "max_connections", "keepalive_s", "max_frame_width", "max_frame_height", "ingest_queue_frames",
-        "ingest_policy", "subscriber_queue_updates", "idle_timeout_s", "tls_cert", "tls_key", "auth_token",
+        "ingest_policy", "subscriber_queue_updates", "idle_timeout_s", "max_capture_ahead_s", "clock_step_s", "tls_cert", "tls_key", "auth_token",
         "auth_token_file", "allow_insecure", "shutdown_timeout_s",
     ];
 
@@ -98,6 +98,8 @@ public static class ServerConfiguration
         o.IngestPolicy = Policy(configuration, "ingest_policy") ?? o.IngestPolicy;
         o.SubscriberQueueUpdates = Int(configuration, "subscriber_queue_updates") ?? o.SubscriberQueueUpdates;
         o.SessionIdleTimeout = Seconds(configuration, "idle_timeout_s") ?? o.SessionIdleTimeout;
+        o.MaxCaptureAhead = Seconds(configuration, "max_capture_ahead_s") ?? o.MaxCaptureAhead;
+        o.ClockStep = Seconds(configuration, "clock_step_s") ?? o.ClockStep;
         o.ShutdownTimeout = Seconds(configuration, "shutdown_timeout_s") ?? o.ShutdownTimeout;
         o.TlsCertificatePath = String(configuration, "tls_cert") ?? o.TlsCertificatePath;
         o.TlsKeyPath = String(configuration, "tls_key") ?? o.TlsKeyPath;

@@ -41,6 +41,9 @@ internal static partial class ServerLog
         Message = "Session {SessionId}: frame {Sequence} rejected ({Code}): {Reason} (+{Suppressed} more not logged in the last second).")]
     public static partial void FrameRejected(ILogger logger, string sessionId, ulong sequence, RejectionKind code, string reason, int suppressed);
 
+    [LoggerMessage(EventId = 123, Level = LogLevel.Warning, Message = "Session {SessionId}: capture clock stepped back {StepMs} ms at frame {Sequence}; re-based on it.")]
+    public static partial void ClockRebased(ILogger logger, string sessionId, ulong sequence, double stepMs);
+
     [LoggerMessage(EventId = 121, Level = LogLevel.Error, Message = "Session {SessionId}: the engine failed on frame {Sequence}.")]
     public static partial void EngineFailed(ILogger logger, string sessionId, ulong sequence, Exception exception);
 

@@ -113,7 +113,7 @@ internal sealed class SessionManager : IAsyncDisposable
             }
             var settings = new SessionSettings(id, request.CameraId, (int)request.FrameWidth, (int)request.FrameHeight, policy,
                 request.IngestQueueFrames == 0 ? _options.IngestQueueFrames : (int)request.IngestQueueFrames,
-                _options.MaxPointsPerSession, _options.MaxFrameWidth, _options.MaxFrameHeight);
+                _options.MaxPointsPerSession, _options.MaxFrameWidth, _options.MaxFrameHeight, _options.MaxCaptureAhead, _options.ClockStep);
             session = new TrackingSession(settings, lease, recorder, _options.TimeProvider, _logger);
             lock (_lock)
             {

@@ -11,7 +11,8 @@ internal readonly record struct SessionEvent(TrackUpdate? Update, FrameRejected?
 /// One reader of a session's updates with its own bounded latest-wins queue: the engine loop offers every update
 /// without ever waiting (<see cref="Offer"/> is a non-blocking TryWrite on a DropOldest channel), so a stalled
 /// reader only loses its own oldest queued updates. Each loss is counted and reported to this reader as
-/// <see cref="TrackUpdate.UpdatesSkipped"/> (cumulative) on the next update it reads.
+/// <see cref="TrackUpdate.UpdatesSkipped"/> (cumulative) on the next update it reads. The notices a skipped update
+/// carried (<see cref="TrackUpdate.Notices"/>) are not lost: they are put on the next update this reader gets.
 /// </summary>
 internal sealed class Subscriber
 {
@@ -21,6 +22,8 @@ internal sealed class Subscriber
     private long _skipped;
     /// <summary>This subscriber's copy of the current update once it has skipped any (see <see cref="ReadAllAsync"/>).</summary>
     private readonly TrackUpdate _own = new();
+    /// <summary>Notices of updates dropped from this queue, for the next update read (guarded by itself).</summary>
+    private readonly List<SessionNotice> _carried = new();
 
     public Subscriber(int capacity, bool wantsRejections)
     {
@@ -32,7 +35,12 @@ internal sealed class Subscriber
             SingleWriter = false,
         }, dropped =>
         {
-            if (dropped.Update is not null) Interlocked.Increment(ref _skipped);
+            if (dropped.Update is null) return;
+            Interlocked.Increment(ref _skipped);
+            if (dropped.Update.Notices.Count > 0)
+            {
+                lock (_carried) _carried.AddRange(dropped.Update.Notices);
+            }
         });
     }
 
@@ -68,6 +76,16 @@ internal sealed class Subscriber
             {
                 CopyShallow(update, _own);
                 _own.UpdatesSkipped = (ulong)skipped;
+                lock (_carried)
+                {
+                    if (_carried.Count > 0)
+                    {
+                        _own.Notices.Clear();
+                        _own.Notices.Add(_carried);
+                        _own.Notices.Add(update.Notices);
+                        _carried.Clear();
+                    }
+                }
                 yield return new SessionEvent(_own, null);
             }
             else
@@ -97,5 +115,7 @@ internal sealed class Subscriber
         to.FramesRejected = from.FramesRejected;
         to.UpdatesSkipped = from.UpdatesSkipped;
         to.ProcessingMs = from.ProcessingMs;
+        to.Notices.Clear();
+        to.Notices.Add(from.Notices);
     }
 }

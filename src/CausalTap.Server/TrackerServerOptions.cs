@@ -74,6 +74,14 @@ public sealed class TrackerServerOptions
     /// <summary>A session with no frames and no calls for this long is closed ("idle timeout"); zero or less = never.</summary>
     public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>A frame stamped further ahead of the server's clock than this is rejected alone (OUT_OF_RANGE) and does not
+    /// move the session's capture clock (proto: clock rules).</summary>
+    public TimeSpan MaxCaptureAhead { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A capture time further back than this behind the previous frame is a clock step: the session re-bases on
+    /// it with a warning and a CLOCK_REBASED notice. Less is a reordering: OUT_OF_RANGE.</summary>
+    public TimeSpan ClockStep { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How often idle sessions are looked for.</summary>
     public TimeSpan IdleCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -115,6 +123,8 @@ public sealed class TrackerServerOptions
         if (MaxConnections is <= 0) throw new ServerConfigurationException($"max_connections must be positive, got {MaxConnections}");
         if (KeepAlivePingInterval < TimeSpan.Zero) throw new ServerConfigurationException("keepalive_s must not be negative");
         Positive(SubscriberQueueUpdates, "subscriber_queue_updates");
+        if (MaxCaptureAhead <= TimeSpan.Zero) throw new ServerConfigurationException("max_capture_ahead_s must be positive");
+        if (ClockStep <= TimeSpan.Zero) throw new ServerConfigurationException("clock_step_s must be positive");
         if (MaxMessageBytes < 1024) throw new ServerConfigurationException($"max_message_bytes must be at least 1024, got {MaxMessageBytes}");
         if (Threads < 0) throw new ServerConfigurationException($"threads must be >= 0, got {Threads}");
         if (IngestPolicy == IngestPolicy.Unspecified) IngestPolicy = IngestPolicy.DropOldest;

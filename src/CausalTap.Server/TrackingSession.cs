@@ -12,7 +12,7 @@ namespace CausalTap.Server;
 /// <summary>How a session was asked to run (resolved: no "unspecified" values).</summary>
 internal sealed record SessionSettings(
     string Id, string CameraId, int FrameWidth, int FrameHeight, IngestPolicy Policy, int IngestQueueFrames,
-    int MaxPoints, int MaxFrameWidth, int MaxFrameHeight);
+    int MaxPoints, int MaxFrameWidth, int MaxFrameHeight, TimeSpan MaxCaptureAhead, TimeSpan ClockStep);
 
 /// <summary>Per-call ingest counters (StreamFrames' IngestSummary); drops are counted from the engine side.</summary>
 internal sealed class IngestCall
@@ -76,8 +76,11 @@ internal sealed class TrackingSession
 
     /// <summary>Frame size; 0 until known (OpenSession or the first frame). Written under the ingest gate.</summary>
     private int _frameWidth, _frameHeight;
-    /// <summary>Capture time (ns) of the last accepted frame; written under the ingest gate.</summary>
+    /// <summary>Capture time (ns) of the last accepted frame that carried one; written under the ingest gate.</summary>
     private long _lastCaptureNs = long.MinValue;
+
+    /// <summary>Notices for subscribers, attached to the next published update (guarded by itself).</summary>
+    private readonly List<SessionNotice> _pendingNotices = new();
     private int _pointCount;
     private long _received, _processed, _dropped, _rejected;
     private readonly SessionStatsWindow _processingMs = new(), _latencyMs = new();
@@ -176,12 +179,7 @@ internal sealed class TrackingSession
                     throw new RejectionException(RejectionKind.InvalidArgument,
                         $"frame is {shape.Width}x{shape.Height} but session {Id} takes {_frameWidth}x{_frameHeight} frames");
                 }
-                long captureNs = frame.CaptureTimeNs != 0 ? frame.CaptureTimeNs : receiveNs;
-                if (captureNs < _lastCaptureNs)
-                {
-                    throw new RejectionException(RejectionKind.OutOfRange,
-                        $"frame captured at {captureNs} ns is older than the previous frame ({_lastCaptureNs} ns): frames must arrive in capture order");
-                }
+                SessionNotice? rebased = CheckCaptureTime(frame, receiveNs);
                 var item = new IngestItem(frame, shape, receiveNs, call, null);
                 bool queued;
                 if (Settings.Policy == IngestPolicy.Block)
@@ -200,7 +198,12 @@ internal sealed class TrackingSession
                     Volatile.Write(ref _frameHeight, shape.Height);
                     Volatile.Write(ref _frameWidth, shape.Width);
                 }
-                _lastCaptureNs = captureNs;
+                if (frame.CaptureTimeNs != 0) _lastCaptureNs = frame.CaptureTimeNs;
+                if (rebased is not null)
+                {
+                    ServerLog.ClockRebased(_logger, Id, frame.Sequence, rebased.ClockStepNs / 1e6);
+                    AddNotice(rebased);
+                }
                 if (call is not null) Interlocked.Increment(ref call.Queued);
                 return queued;
             }
@@ -287,6 +290,40 @@ internal sealed class TrackingSession
         ServerLog.FrameRejected(_logger, Id, rejection.Sequence, kind, rejection.Message, suppressed);
     }
 
+    /// <summary>
+    /// The clock rules (tracker.proto, Frame): 0 = receive time, never refused and not part of the capture clock; far
+    /// ahead of the server clock = refused alone; a little older than the previous frame = a reordering, refused; much
+    /// older = a clock step, accepted, and the returned CLOCK_REBASED notice tells subscribers.
+    /// </summary>
+    private SessionNotice? CheckCaptureTime(Frame frame, long receiveNs)
+    {
+        long capture = frame.CaptureTimeNs;
+        if (capture == 0) return null;
+        long aheadNs = capture - receiveNs;
+        if (aheadNs > Settings.MaxCaptureAhead.Ticks * 100)
+        {
+            throw new RejectionException(RejectionKind.OutOfRange,
+                $"frame captured at {capture} ns is {aheadNs / 1e9:F3} s ahead of the server clock (more than {Settings.MaxCaptureAhead.TotalSeconds:0.###} s): check the camera clock; the session's clock is unchanged");
+        }
+        if (_lastCaptureNs == long.MinValue || capture >= _lastCaptureNs) return null;
+        long backNs = _lastCaptureNs - capture;
+        if (backNs <= Settings.ClockStep.Ticks * 100)
+        {
+            throw new RejectionException(RejectionKind.OutOfRange,
+                $"frame captured at {capture} ns is older than the previous frame ({_lastCaptureNs} ns): frames must arrive in capture order");
+        }
+        return new SessionNotice
+        {
+            Kind = SessionNotice.Types.Kind.ClockRebased, Sequence = frame.Sequence, CaptureTimeNs = capture, ClockStepNs = -backNs,
+            Message = $"capture clock stepped back {backNs / 1e9:F3} s (more than {Settings.ClockStep.TotalSeconds:0.###} s): the session re-based on frame {frame.Sequence}",
+        };
+    }
+
+    private void AddNotice(SessionNotice notice)
+    {
+        lock (_pendingNotices) _pendingNotices.Add(notice);
+    }
+
     // ------------------------------------------------------------------ engine loop
 
     /// <summary>The session's one engine task: decode, record, track, publish, frame after frame, until the queue completes.</summary>
@@ -313,7 +350,7 @@ internal sealed class TrackingSession
             catch (RejectionException ex)
             {
                 CountRejection(frame, ex.Kind, ex.Message, null);
-                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)WireStatus.Of(ex.Kind), Message = ex.Message }));
+                PublishRejection(frame, ex.Kind, ex.Message);
             }
             catch (Exception ex)
             {
@@ -321,10 +358,18 @@ internal sealed class TrackingSession
                 ServerLog.EngineFailed(_logger, Id, frame.Sequence, ex);
                 string message = $"the tracker failed on this frame: {ex.Message}";
                 CountRejection(frame, RejectionKind.Internal, message, null);
-                Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = (int)WireStatus.Of(RejectionKind.Internal), Message = message }));
+                PublishRejection(frame, RejectionKind.Internal, message);
             }
             Touch();
         }
+    }
+
+    /// <summary>A frame the loop could not track: the Track call hears it at once, plain subscribers on the next update.</summary>
+    private void PublishRejection(Frame frame, RejectionKind kind, string message)
+    {
+        int code = (int)WireStatus.Of(kind);
+        Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = code, Message = message }));
+        AddNotice(new SessionNotice { Kind = SessionNotice.Types.Kind.FrameRejected, Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = code, Message = message });
     }
 
     private void ProcessFrame(IngestItem item, Frame frame, FramePipeline pipeline)
@@ -345,6 +390,11 @@ internal sealed class TrackingSession
             update.FramesDropped = (ulong)Interlocked.Read(ref _dropped);
             update.FramesRejected = (ulong)Interlocked.Read(ref _rejected);
             update.PublishTimeNs = NowNs();
+            lock (_pendingNotices)
+            {
+                update.Notices.Add(_pendingNotices);
+                _pendingNotices.Clear();
+            }
             // Queued for the recording task (tracker order, since commands queue under this lock too); the disk
             // write happens there, never here.
             _recording?.Enqueue(RecordedItem.Tracked(frame, item.ReceiveNs, update));

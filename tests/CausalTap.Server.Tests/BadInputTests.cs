@@ -19,7 +19,8 @@ public sealed class BadInputTests(RealModelFixture fixture)
     private async Task AssertNextGoodFrameIsProcessed(string sessionId, ulong sequence)
     {
         SessionInfo before = await Client.GetSessionAsync(new GetSessionRequest { SessionId = sessionId }, Options());
-        await Client.SubmitFrameAsync(RawFrame(sessionId, W, H, 0, sequence, captureNs: long.MaxValue / 2 + (long)sequence), Options());
+        // capture time 0 = receive time: never refused for its time, whatever the session's capture clock says
+        await Client.SubmitFrameAsync(RawFrame(sessionId, W, H, 0, sequence, captureNs: 0), Options());
         await WaitUntil(async () => (await Client.GetSessionAsync(new GetSessionRequest { SessionId = sessionId }, Options())).Stats.FramesProcessed
                                     == before.Stats.FramesProcessed + 1, "the next good frame to be processed");
     }
@@ -46,10 +47,19 @@ public sealed class BadInputTests(RealModelFixture fixture)
         Assert.Contains("bytes", e.Status.Detail);
 
         // A JPEG whose header is fine but whose data is cut: passes ingest, fails decoding in the engine loop,
-        // where it is counted as rejected (and the loop goes on).
+        // where it is counted as rejected (and the loop goes on). A plain subscriber hears it on the next update.
+        using var sub = Client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 16 }, Options());
+        await WaitForSubscribers(Client, id, 1);
         byte[] jpeg = EncodeJpeg(Pixels(W, H, 0), W, H);
         await Client.SubmitFrameAsync(JpegFrame(id, jpeg[..(jpeg.Length / 3)], 5, captureNs: 50), Options());
         await AssertNextGoodFrameIsProcessed(id, 6);
+        TrackUpdate next = Assert.Single(await ReadAll(sub, max: 1));
+        Assert.Equal(6ul, next.Sequence);
+        SessionNotice notice = Assert.Single(next.Notices);
+        Assert.Equal(SessionNotice.Types.Kind.FrameRejected, notice.Kind);
+        Assert.Equal(5ul, notice.Sequence);
+        Assert.Equal((int)StatusCode.InvalidArgument, notice.Code);
+        Assert.Contains("corrupt image", notice.Message);
         SessionInfo info = await Client.GetSessionAsync(new GetSessionRequest { SessionId = id }, Options());
         Assert.Equal(4ul, info.Stats.FramesRejected);
         Assert.Equal(2ul, info.Stats.FramesProcessed);
@@ -85,6 +95,72 @@ public sealed class BadInputTests(RealModelFixture fixture)
         Assert.Contains("older than the previous frame", e.Status.Detail);
         await Client.SubmitFrameAsync(RawFrame(id, W, H, 1, 3, captureNs: 2_000), Options()); // same time is fine
         await AssertNextGoodFrameIsProcessed(id, 4);
+        await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
+    }
+
+    private static long NowNs() => (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    private const long Second = 1_000_000_000;
+
+    [Fact]
+    public async Task A_frame_stamped_far_ahead_is_refused_alone_and_does_not_move_the_clock()
+    {
+        string id = (await fixture.Open()).SessionId;
+        long t = NowNs() - 10 * Second;
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 0, 1, captureNs: t), Options());
+        RpcException e = await Submit(RawFrame(id, W, H, 1, 2, captureNs: NowNs() + 3600 * Second)); // 1 h ahead
+        Assert.Equal(StatusCode.OutOfRange, e.StatusCode);
+        Assert.Contains("ahead of the server clock", e.Status.Detail);
+        // The clock did not move: the next frame, 33 ms after the good one, is accepted, and so is receive time.
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 2, 3, captureNs: t + 33_000_000), Options());
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 3, 4, captureNs: 0), Options());
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 4, 5, captureNs: t + 66_000_000), Options());
+        await AssertNextGoodFrameIsProcessed(id, 6);
+        SessionInfo info = await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
+        Assert.Equal(1ul, info.Stats.FramesRejected);
+        Assert.Equal(5ul, info.Stats.FramesProcessed);
+    }
+
+    [Theory]
+    [InlineData(-30)]      // NTP/PTP steps the camera clock back 30 s
+    [InlineData(-86_400)]  // a camera that restarted with its clock a day off
+    public async Task A_clock_stepped_back_re_bases_the_session_and_tells_subscribers(long stepSeconds)
+    {
+        string id = (await fixture.Open()).SessionId;
+        using var sub = Client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 16 }, Options());
+        await WaitForSubscribers(Client, id, 1);
+        long t = NowNs() - 5 * Second, stepped = t + stepSeconds * Second;
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 0, 1, captureNs: t), Options());
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 1, 2, captureNs: stepped), Options()); // accepted: re-based
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 2, 3, captureNs: stepped + 33_000_000), Options());
+        // A small reordering after the step is still refused.
+        RpcException e = await Submit(RawFrame(id, W, H, 3, 4, captureNs: stepped - Second / 2));
+        Assert.Equal(StatusCode.OutOfRange, e.StatusCode);
+        Assert.Contains("older than the previous frame", e.Status.Detail);
+
+        List<TrackUpdate> updates = await ReadAll(sub, max: 3);
+        Assert.Equal([1ul, 2, 3], updates.Select(u => u.Sequence));
+        SessionNotice notice = Assert.Single(updates.SelectMany(u => u.Notices));
+        Assert.Equal(SessionNotice.Types.Kind.ClockRebased, notice.Kind);
+        Assert.Equal(2ul, notice.Sequence);
+        Assert.Equal(stepSeconds * Second, notice.ClockStepNs);
+        Assert.Contains("re-based", notice.Message);
+        Assert.Single(updates[1].Notices); // on the update of the frame that stepped (nothing was in between)
+        await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
+    }
+
+    [Fact]
+    public async Task A_clock_stepped_forward_is_accepted_without_a_notice()
+    {
+        string id = (await fixture.Open()).SessionId;
+        using var sub = Client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 16 }, Options());
+        await WaitForSubscribers(Client, id, 1);
+        long t = NowNs() - 3600 * Second; // a camera an hour slow, then corrected by NTP
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 0, 1, captureNs: t), Options());
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 1, 2, captureNs: NowNs()), Options());
+        List<TrackUpdate> updates = await ReadAll(sub, max: 2);
+        Assert.Equal([1ul, 2], updates.Select(u => u.Sequence));
+        Assert.All(updates, u => Assert.Empty(u.Notices));
         await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
     }
 

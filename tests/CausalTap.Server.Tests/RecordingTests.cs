@@ -44,7 +44,7 @@ public sealed class RecordingTests
     public async Task A_stuck_recording_disk_does_not_delay_updates_and_loses_nothing()
     {
         var recorder = new StuckRecorder();
-        var settings = new SessionSettings("s1", "cam", W, H, IngestPolicy.Block, 4, 8, 4096, 4096);
+        var settings = new SessionSettings("s1", "cam", W, H, IngestPolicy.Block, 4, 8, 4096, 4096, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1));
         var session = new TrackingSession(settings, new EngineLease(new FakeEngine(), "fake", "cpu", TrackingMethod.Tapir, 256, 256),
             recorder, TimeProvider.System, NullLogger.Instance);
         Subscriber subscriber = session.Subscribe(16, wantsRejections: false);

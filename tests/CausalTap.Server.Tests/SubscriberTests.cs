@@ -1,5 +1,6 @@
 using CausalTap.Protocol.V1;
 using Google.Protobuf.Reflection;
+using static CausalTap.Server.Tests.TestSupport;
 
 namespace CausalTap.Server.Tests;
 
@@ -36,6 +37,31 @@ public sealed class SubscriberTests
     }
 
     [Fact]
+    public async Task Notices_of_skipped_updates_reach_the_next_update_once()
+    {
+        var subscriber = new Subscriber(capacity: 1, wantsRejections: false);
+        TrackUpdate[] published = Enumerable.Range(0, 4).Select(i => Update(i)).ToArray();
+        published[0].Notices.Add(new SessionNotice { Kind = SessionNotice.Types.Kind.FrameRejected, Sequence = 100 });
+        published[1].Notices.Add(new SessionNotice { Kind = SessionNotice.Types.Kind.ClockRebased, Sequence = 101 });
+        foreach (TrackUpdate u in published.Take(3)) subscriber.Offer(new SessionEvent(u, null)); // 0 and 1 dropped
+        var seen = new List<(long Frame, ulong[] Notices)>();
+        var reading = Task.Run(async () =>
+        {
+            await foreach (SessionEvent e in subscriber.ReadAllAsync(CancellationToken.None))
+                seen.Add((e.Update!.FrameIndex, e.Update.Notices.Select(n => n.Sequence).ToArray()));
+        });
+        await WaitUntil(() => Task.FromResult(seen.Count == 1), "the first update");
+        subscriber.Offer(new SessionEvent(published[3], null));
+        subscriber.Complete();
+        await reading;
+
+        Assert.Equal([2L, 3], seen.Select(s => s.Frame));
+        Assert.Equal([100ul, 101], seen[0].Notices); // carried over from the skipped updates, in order
+        Assert.Empty(seen[1].Notices);               // delivered once
+        Assert.Empty(published[2].Notices);          // the shared update is not changed
+    }
+
+    [Fact]
     public void CopyShallow_covers_every_field_of_TrackUpdate()
     {
         // Set every field to a non-default value through the descriptor, so a field added to the proto later
@@ -45,7 +71,12 @@ public sealed class SubscriberTests
         {
             if (field.IsRepeated)
             {
-                from.Points.Add(new PointState { Id = 7, X = 1.5f, Y = 2.5f, Visible = true, OcclusionProbability = 0.25f, Uncertainty = 0.5f });
+                if (field.FieldNumber == TrackUpdate.PointsFieldNumber)
+                    from.Points.Add(new PointState { Id = 7, X = 1.5f, Y = 2.5f, Visible = true, OcclusionProbability = 0.25f, Uncertainty = 0.5f });
+                else if (field.FieldNumber == TrackUpdate.NoticesFieldNumber)
+                    from.Notices.Add(new SessionNotice { Kind = SessionNotice.Types.Kind.ClockRebased, Message = "stepped", Sequence = 3 });
+                else
+                    throw new InvalidOperationException($"TrackUpdate.{field.Name} is a new repeated field: teach this test and CopyShallow about it");
                 continue;
             }
             object value = field.FieldType switch
@@ -61,7 +92,7 @@ public sealed class SubscriberTests
             };
             field.Accessor.SetValue(from, value);
         }
-        var to = new TrackUpdate { Points = { new PointState { Id = 99 } } };
+        var to = new TrackUpdate { Points = { new PointState { Id = 99 } }, Notices = { new SessionNotice { Message = "old" } } };
         Subscriber.CopyShallow(from, to);
         Assert.Equal(from, to);
     }
