@@ -82,6 +82,12 @@ internal sealed class TrackingSession
     /// <summary>Notices for subscribers, attached to the next published update (guarded by itself).</summary>
     private readonly List<SessionNotice> _pendingNotices = new();
     private int _pointCount;
+
+    /// <summary>Points added before the frame size was known, checked against the first processed frame (engine lock).</summary>
+    private readonly List<(uint Id, float X, float Y)> _unchecked = new();
+
+    /// <summary>Points found outside the image at that check: never tracked, reported invalid in every update (engine lock).</summary>
+    private readonly SortedDictionary<uint, PointState> _invalid = new();
     private long _received, _processed, _dropped, _rejected;
     private readonly SessionStatsWindow _processingMs = new(), _latencyMs = new();
     private int _activeCalls;
@@ -364,6 +370,37 @@ internal sealed class TrackingSession
         }
     }
 
+    /// <summary>
+    /// The first frame gives the size: points added before it that lie outside [0, W] x [0, H] leave the tracker and are
+    /// reported invalid from now on (a tracker would otherwise report them, clamped, as confident tracks); subscribers
+    /// get one POINTS_INVALID notice. Called under the engine lock.
+    /// </summary>
+    private void CheckPointsAgainst(int width, int height)
+    {
+        var rejected = new SessionNotice { Kind = SessionNotice.Types.Kind.PointsInvalid };
+        foreach ((uint id, float x, float y) in _unchecked)
+        {
+            if (x <= width && y <= height) continue;
+            _engine!.RemovePoint((int)id);
+            string reason = $"outside the {width}x{height} frame (x in [0, {width}], y in [0, {height}])";
+            _invalid[id] = new PointState { Id = id, X = x, Y = y, Visible = false, OcclusionProbability = 1, Uncertainty = 1, InvalidReason = reason };
+            rejected.PointIds.Add(id);
+        }
+        _unchecked.Clear();
+        _pointCount = _engine!.PointCount + _invalid.Count;
+        if (rejected.PointIds.Count == 0) return;
+        rejected.Message = $"points {string.Join(", ", rejected.PointIds)} lie outside the {width}x{height} frame: not tracked";
+        AddNotice(rejected);
+    }
+
+    /// <summary>Puts the invalid points into <paramref name="update"/>, keeping its ascending id order.</summary>
+    private void AddInvalidPoints(TrackUpdate update)
+    {
+        var all = update.Points.Concat(_invalid.Values).OrderBy(p => p.Id).ToList();
+        update.Points.Clear();
+        update.Points.Add(all);
+    }
+
     /// <summary>A frame the loop could not track: the Track call hears it at once, plain subscribers on the next update.</summary>
     private void PublishRejection(Frame frame, RejectionKind kind, string message)
     {
@@ -385,7 +422,9 @@ internal sealed class TrackingSession
         lock (_engineLock)
         {
             if (_engine is null) return;
+            if (_unchecked.Count > 0) CheckPointsAgainst(image.Width, image.Height);
             update = pipeline.Track(_engine, new FrameStamp(Id, frame.Sequence, frame.CaptureTimeNs, item.ReceiveNs));
+            if (_invalid.Count > 0) AddInvalidPoints(update);
             update.ProcessingMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             update.FramesDropped = (ulong)Interlocked.Read(ref _dropped);
             update.FramesRejected = (ulong)Interlocked.Read(ref _rejected);
@@ -457,15 +496,20 @@ internal sealed class TrackingSession
             var response = new AddPointsResponse { QueryFrameIndex = _engine.FrameCount };
             try
             {
-                foreach (PointQuery p in request.Points) response.PointIds.Add((uint)_engine.AddPoint(p.X, p.Y));
+                foreach (PointQuery p in request.Points)
+                {
+                    uint pointId = (uint)_engine.AddPoint(p.X, p.Y);
+                    response.PointIds.Add(pointId);
+                    if (width == 0) _unchecked.Add((pointId, p.X, p.Y)); // no frame size yet: checked at the first frame
+                }
             }
             catch (ArgumentException ex)
             {
                 // The engine's own check (e.g. a frame size learnt after ours); ids already added stay, as in the engine.
-                _pointCount = _engine.PointCount;
+                _pointCount = _engine.PointCount + _invalid.Count;
                 throw new RejectionException(RejectionKind.InvalidArgument, ex.Message);
             }
-            _pointCount = _engine.PointCount;
+            _pointCount = _engine.PointCount + _invalid.Count;
             _recording?.Enqueue(RecordedItem.Added(response.QueryFrameIndex, request, response, NowNs()));
             return response;
         }
@@ -480,10 +524,10 @@ internal sealed class TrackingSession
             var response = new RemovePointsResponse();
             foreach (uint id in request.PointIds)
             {
-                if (id <= int.MaxValue && _engine.RemovePoint((int)id)) response.Removed.Add(id);
+                if (_invalid.Remove(id) || (id <= int.MaxValue && _engine.RemovePoint((int)id))) response.Removed.Add(id);
                 else response.Unknown.Add(id);
             }
-            _pointCount = _engine.PointCount;
+            _pointCount = _engine.PointCount + _invalid.Count;
             long frameIndex = _engine.FrameCount;
             _recording?.Enqueue(RecordedItem.Removed(frameIndex, request, response, NowNs()));
             return response;

@@ -165,6 +165,48 @@ public sealed class BadInputTests(RealModelFixture fixture)
     }
 
     [Fact]
+    public async Task Points_added_before_the_frame_size_is_known_are_checked_at_the_first_frame()
+    {
+        string id = (await fixture.Open()).SessionId; // no frame size at open
+        using var sub = Client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 16 }, Options());
+        await WaitForSubscribers(Client, id, 1);
+        AddPointsResponse added = await Client.AddPointsAsync(new AddPointsRequest
+        {
+            SessionId = id,
+            Points = { new PointQuery { X = 1e9f, Y = 1e9f }, new PointQuery { X = 40, Y = 30 }, new PointQuery { X = W + 40, Y = 50 } },
+        }, Options());
+        Assert.Equal([1u, 2, 3], added.PointIds);
+        for (int i = 0; i < 3; i++) await Client.SubmitFrameAsync(RawFrame(id, W, H, i, (ulong)i), Options());
+        List<TrackUpdate> updates = await ReadAll(sub, max: 3);
+
+        SessionNotice notice = Assert.Single(updates[0].Notices);
+        Assert.Equal(SessionNotice.Types.Kind.PointsInvalid, notice.Kind);
+        Assert.Equal([1u, 3], notice.PointIds);
+        Assert.Contains($"{W}x{H}", notice.Message);
+        foreach (TrackUpdate u in updates)
+        {
+            Assert.Equal([1u, 2, 3], u.Points.Select(p => p.Id)); // still listed, in id order
+            foreach (PointState p in u.Points.Where(p => p.Id != 2))
+            {
+                Assert.False(p.Visible, $"point {p.Id} outside the image is reported visible at ({p.X}, {p.Y})");
+                Assert.Equal(1f, p.OcclusionProbability);
+                Assert.Contains("outside the", p.InvalidReason);
+            }
+            Assert.Equal("", u.Points.Single(p => p.Id == 2).InvalidReason);
+            Assert.InRange(u.Points.Single(p => p.Id == 2).X, 0, W);
+        }
+        Assert.Equal(1e9f, updates[^1].Points[0].X); // the query as asked, not a clamped guess
+        Assert.All(updates.Skip(1), u => Assert.Empty(u.Notices));
+
+        RemovePointsResponse removed = await Client.RemovePointsAsync(new RemovePointsRequest { SessionId = id, PointIds = { 1 } }, Options());
+        Assert.Equal([1u], removed.Removed);
+        await Client.SubmitFrameAsync(RawFrame(id, W, H, 3, 3), Options());
+        TrackUpdate last = Assert.Single(await ReadAll(sub, max: 1));
+        Assert.Equal([2u, 3], last.Points.Select(p => p.Id));
+        await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
+    }
+
+    [Fact]
     public async Task UnknownSession_IsNotFound_ForEveryCall()
     {
         RpcException e = await Submit(RawFrame("nosuchsession", W, H, 0, 1));
