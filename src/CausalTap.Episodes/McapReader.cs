@@ -78,9 +78,11 @@ public sealed class McapReader(Stream stream)
     {
         IsTruncated = true;
         var magic = new byte[8];
-        if (stream.ReadAtLeast(magic, 8, throwOnEndOfStream: false) < 8)
+        int got = stream.ReadAtLeast(magic, 8, throwOnEndOfStream: false);
+        if (got < 8)
         {
-            yield break;
+            // Not even the magic: nothing was ever recorded here (an empty file is no episode, not an empty one).
+            throw new InvalidDataException($"Not an MCAP file: {got} bytes, shorter than the 8-byte MCAP magic.");
         }
         if (!magic.AsSpan().SequenceEqual(McapRecordWriter.Magic))
         {

@@ -127,6 +127,14 @@ public sealed class TrackerServerOptions
         if (ClockStep <= TimeSpan.Zero) throw new ServerConfigurationException("clock_step_s must be positive");
         if (MaxMessageBytes < 1024) throw new ServerConfigurationException($"max_message_bytes must be at least 1024, got {MaxMessageBytes}");
         if (Threads < 0) throw new ServerConfigurationException($"threads must be >= 0, got {Threads}");
+        try
+        {
+            Provider = CausalTap.Tracking.Inference.ExecutionProviders.Normalize(Provider); // a typo fails here, not per session
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ServerConfigurationException($"provider: {ex.Message}");
+        }
         if (IngestPolicy == IngestPolicy.Unspecified) IngestPolicy = IngestPolicy.DropOldest;
         if (!TlsEnabled && !string.IsNullOrEmpty(TlsKeyPath))
             throw new ServerConfigurationException("tls_key is set but tls_cert is not: give both (PEM files)");

@@ -17,6 +17,11 @@ internal sealed partial class TrackerService
         {
             recorded = EpisodeCatalog.Summarize(path).Metadata;
         }
+        catch (InvalidDataException ex) when (new FileInfo(path).Length < 8)
+        {
+            // Shorter than the MCAP magic: a recording that lost everything (e.g. killed before its first write).
+            throw new RejectionException(RejectionKind.DataLoss, $"episode '{request.Episode}' is empty: {ex.Message}");
+        }
         catch (Exception ex) when (ex is IOException or InvalidDataException)
         {
             throw new RejectionException(RejectionKind.InvalidArgument, $"episode '{request.Episode}' cannot be read: {ex.Message}");

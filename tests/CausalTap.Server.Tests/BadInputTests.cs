@@ -207,6 +207,15 @@ public sealed class BadInputTests(RealModelFixture fixture)
     }
 
     [Fact]
+    public async Task An_unknown_provider_name_is_refused_not_run_on_the_cpu()
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            Client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c", Provider = "gpu-please" }, Options()).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+        Assert.Contains("gpu-please", e.Status.Detail);
+    }
+
+    [Fact]
     public async Task UnknownSession_IsNotFound_ForEveryCall()
     {
         RpcException e = await Submit(RawFrame("nosuchsession", W, H, 0, 1));

@@ -47,6 +47,19 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task An_unknown_provider_name_stops_the_start()
+    {
+        TrackerServerOptions options = Servers.Options();
+        options.Provider = "cdua";
+        var e = await Assert.ThrowsAsync<ServerConfigurationException>(() => TrackerServer.StartAsync(options));
+        Assert.Contains("Unknown execution provider 'cdua'", e.Message);
+        options.MaxCaptureAhead = TimeSpan.Zero;
+        options.Provider = "auto";
+        e = Assert.Throws<ServerConfigurationException>(options.Validate);
+        Assert.Contains("max_capture_ahead_s", e.Message);
+    }
+
+    [Fact]
     public void BadValues_NameTheKey()
     {
         string dir = TestSupport.TempDirectory();

@@ -69,4 +69,15 @@ public sealed class EpisodeTests(RealModelFixture fixture)
             Client.OpenSessionAsync(new OpenSessionRequest { CameraId = "c", Record = true, EpisodeName = "../escape" }, Options()).ResponseAsync);
         Assert.Equal(StatusCode.InvalidArgument, open.StatusCode);
     }
+
+    [Fact]
+    public async Task Replay_of_an_empty_file_is_data_loss_not_an_empty_episode()
+    {
+        string name = $"empty-{Guid.NewGuid():N}.mcap";
+        await File.WriteAllBytesAsync(Path.Combine(fixture.EpisodesDirectory, name), []);
+        using var call = Client.Replay(new ReplayRequest { Episode = name }, Options());
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(StatusCode.DataLoss, e.StatusCode);
+        Assert.Contains("0 bytes", e.Status.Detail);
+    }
 }
