@@ -344,7 +344,7 @@ internal sealed class TrackingSession
                 continue;
             }
             Frame frame = item.Frame!;
-            if (_abort.IsCancellationRequested)
+            if (_abort.IsCancellationRequested || IsStale(item))
             {
                 OnFrameDropped(item);
                 continue;
@@ -408,6 +408,13 @@ internal sealed class TrackingSession
         Publish(new SessionEvent(null, new FrameRejected { Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = code, Message = message }));
         AddNotice(new SessionNotice { Kind = SessionNotice.Types.Kind.FrameRejected, Sequence = frame.Sequence, CaptureTimeNs = frame.CaptureTimeNs, Code = code, Message = message });
     }
+
+    /// <summary>
+    /// DROP_OLDEST is for live cameras: when a newer frame is already queued, this one is stale and is dropped, so an
+    /// overloaded engine always works on the newest frame instead of a queue of old ones (BLOCK keeps every frame).
+    /// </summary>
+    private bool IsStale(IngestItem item) =>
+        Settings.Policy == IngestPolicy.DropOldest && _ingest.Reader.TryPeek(out IngestItem? next) && next.Frame is not null;
 
     private void ProcessFrame(IngestItem item, Frame frame, FramePipeline pipeline)
     {
