@@ -366,6 +366,25 @@ public sealed class TrackingCommandTests : IDisposable
         Assert.Contains("--streams", output);
     }
 
+    [Fact]
+    public void Bench_soak_reports_memory_per_sample_and_growth_per_phase()
+    {
+        var (rc, output) = CliRunner.Run("bench", "soak", "--cycles", "4", "--sample-every", "2", "--cycle-frames", "2", "--points", "8",
+            "--minutes", "0.05", "--streams", "1", "--round-seconds", "2", "--fps", "10", "--width", "160", "--json");
+        Assert.True(rc == 0, output);
+        using JsonDocument doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+        JsonElement[] samples = [.. doc.RootElement.GetProperty("samples").EnumerateArray()];
+        Assert.Equal(["start", "cycles", "cycles"], samples.Take(3).Select(s => s.GetProperty("Phase").GetString()));
+        Assert.Equal([0, 2, 4], samples.Take(3).Select(s => s.GetProperty("Cycles").GetInt32()));
+        Assert.Contains(samples, s => s.GetProperty("Phase").GetString() == "streams" && s.GetProperty("Processed").GetInt64() > 0);
+        Assert.All(samples, s => Assert.True(s.GetProperty("RssMb").GetDouble() > s.GetProperty("ManagedLiveMb").GetDouble()));
+        JsonElement growth = doc.RootElement.GetProperty("rss_growth");
+        Assert.Contains(growth.EnumerateArray(), g => g.GetProperty("phase").GetString() == "cycles");
+        (rc, output) = CliRunner.Run("bench", "soak", "--cycles", "-1");
+        Assert.NotEqual(0, rc);
+        Assert.Contains("--cycles must be", output);
+    }
+
     // ------------------------------------------------------------------------------------------------ helpers
     private string WriteVideo(int frames, int width, int height)
     {
