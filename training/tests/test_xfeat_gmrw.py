@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from causaltap_training.backbones.xfeat import pretrained_dir
 
@@ -23,7 +22,8 @@ def xfeat_gmrw():
 def test_untrained_model_is_the_scaled_xfeat_walk_plus_position_encoding(xfeat_gmrw):
     m = xfeat_gmrw
     frames = torch.rand(2, 3, 64, 96) * 255
-    feats = m.encode(frames).features
+    with torch.no_grad():
+        feats = m.encode(frames).features
     assert feats.shape == (2, 64, 8, 12)
     scale = m.log_feature_scale.exp()
     np.testing.assert_allclose(feats.norm(dim=1).numpy(), scale.item(), rtol=1e-5)
@@ -51,18 +51,25 @@ def test_transformer_messages_get_gradients_at_init(xfeat_gmrw):
 
 
 def test_a_shifted_frame_is_matched_from_the_start(xfeat_gmrw):
-    # A smooth texture shifted by (16, 8) px: the untrained walk already moves points by about that much.
+    # A real frame and the same frame moved by (16, 8) px: the untrained walk already moves points by about that much.
+    import cv2
+
+    clip = pretrained_dir().parent / "data" / "everyday_real" / "sam2_03_blocks.mp4"
+    if not clip.exists():
+        pytest.skip(f"{clip} not found")
+    ok, bgr = cv2.VideoCapture(str(clip)).read()
+    assert ok
+    frame = torch.from_numpy(cv2.cvtColor(cv2.resize(bgr, (384, 216)), cv2.COLOR_BGR2RGB)).permute(2, 0, 1).float()[None]
     m = xfeat_gmrw
-    g = torch.Generator().manual_seed(1)
-    tex = F.interpolate(torch.rand(1, 3, 40, 56, generator=g), size=(160, 224), mode="bicubic", align_corners=False)
-    tex = (tex.clamp(0, 1) * 255)
-    a, b = tex[..., 16:144, 16:208], tex[..., 8:136, 0:192]  # b = a moved right by 16 and down by 8
-    feats = m.encode(torch.cat([a, b])).features
-    pts = torch.tensor([[[40.0, 40.0], [90.0, 60.0], [130.0, 80.0], [60.0, 90.0]]])
-    with torch.no_grad():
-        res = m.match(m.pair(feats[:1], feats[1:]), pts, "flow", image_hw=(128, 192))
-    motion = (res.forward - pts)[0]
-    np.testing.assert_allclose(motion.median(dim=0).values.numpy(), [16.0, 8.0], atol=4.0)
+    for dx, dy in ((16, 8), (5, 3)):
+        a, b = frame[..., 24:152, 24:280], frame[..., 24 - dy:152 - dy, 24 - dx:280 - dx]  # b = a moved by (dx, dy)
+        ys, xs = torch.meshgrid(torch.arange(20, 120, 20.0), torch.arange(20, 240, 20.0), indexing="ij")
+        pts = torch.stack([xs.flatten(), ys.flatten()], -1)[None]
+        with torch.no_grad():
+            feats = m.encode(torch.cat([a, b])).features
+            res = m.match(m.pair(feats[:1], feats[1:]), pts, "flow", image_hw=(128, 256))
+        motion = (res.forward - pts)[0].median(dim=0).values.numpy()
+        np.testing.assert_allclose(motion, [dx, dy], atol=1.5)
 
 
 def test_training_smoke_and_export(tmp_path, xfeat_gmrw, ort):

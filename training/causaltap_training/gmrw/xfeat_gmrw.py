@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..backbones.xfeat import XFeatBackbone, pretrained_dir
+from ..tapir.sampling import l2_normalize_channels
 from .config import PRESETS, GMRWConfig
 from .model import GMRW, FrameFeatures
 
@@ -64,7 +64,7 @@ class XFeatGMRW(GMRW):
         """frames [B,3,H,W] RGB in [0,255] -> scale * normalised XFeat descriptors [B,64,H/8,W/8]."""
         with torch.no_grad():
             desc = self.xfeat(frames / 127.5 - 1.0).descriptors
-        return FrameFeatures(F.normalize(desc, dim=1) * self.log_feature_scale.exp())
+        return FrameFeatures(l2_normalize_channels(desc, 1) * self.log_feature_scale.exp())
 
 
 def zero_transformer_messages(model: GMRW) -> None:
