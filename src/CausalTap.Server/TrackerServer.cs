@@ -78,10 +78,14 @@ public sealed class TrackerServer : IAsyncDisposable
         loggerFactory ??= NullLoggerFactory.Instance;
         ILogger logger = loggerFactory.CreateLogger(ServerLog.Category);
         (_, _, bool loopback) = ResolveHost(options.Host);
-        if (!loopback && !options.TlsEnabled && options.AuthToken is null)
+        if (!loopback && !options.TlsEnabled)
         {
-            const string message = "binding a non-loopback address without TLS or an auth token exposes the tracker to anyone on the network";
-            if (!options.AllowInsecure) throw new ServerConfigurationException($"{message}; set an auth token and/or TLS, or pass --allow-insecure");
+            // Without TLS a bearer token crosses the network in cleartext: anyone on the path can reuse it.
+            string message = options.AuthToken is null
+                ? "binding a non-loopback address without TLS or an auth token exposes the tracker to anyone on the network"
+                : "binding a non-loopback address without TLS sends the auth token in cleartext";
+            if (!options.AllowInsecure)
+                throw new ServerConfigurationException($"{message}; configure TLS (tls_cert, tls_key), or pass --allow-insecure where TLS is terminated in front of the server or the network is trusted");
             ServerLog.Warning(logger, $"insecure: {message} (allowed by allow_insecure)");
         }
         X509Certificate2? certificate = options.TlsEnabled ? LoadCertificate(options) : null;

@@ -94,7 +94,7 @@ public sealed class TrackerServerOptions
     /// <summary>Bearer token every call except health must carry; null = no auth.</summary>
     public string? AuthToken { get; set; }
 
-    /// <summary>Allows binding a non-loopback address without TLS or auth (refused otherwise).</summary>
+    /// <summary>Allows binding a non-loopback address without TLS, with or without a token (refused otherwise).</summary>
     public bool AllowInsecure { get; set; }
 
     /// <summary>How long a graceful shutdown waits for queued frames and running calls before it cuts them off.</summary>

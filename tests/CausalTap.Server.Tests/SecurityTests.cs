@@ -99,4 +99,18 @@ public sealed class SecurityTests
         ServerInfo info = await Client(server.Address).GetServerInfoAsync(new GetServerInfoRequest(), Options());
         Assert.False(info.AuthRequired);
     }
+
+    [Fact]
+    public async Task A_token_without_TLS_on_a_non_loopback_bind_is_refused_unless_allowed()
+    {
+        TrackerServerOptions options = Servers.Options();
+        options.Host = "0.0.0.0";
+        options.AuthToken = "s3cret-token";
+        var e = await Assert.ThrowsAsync<ServerConfigurationException>(() => Servers.StartFake(options, new FakeEngineFactory()));
+        Assert.Contains("cleartext", e.Message);
+        Assert.Contains("--allow-insecure", e.Message);
+        options.AllowInsecure = true;
+        await using TrackerServer server = await Servers.StartFake(options, new FakeEngineFactory());
+        Assert.True((await Client(server.Address).GetServerInfoAsync(new GetServerInfoRequest(), Options(new Metadata { { "authorization", "Bearer s3cret-token" } }))).AuthRequired);
+    }
 }
