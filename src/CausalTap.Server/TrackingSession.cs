@@ -642,7 +642,7 @@ internal sealed class TrackingSession
             State = closedNs != 0 ? SessionState.Closed : SessionState.Open,
             OpenedTimeNs = OpenedNs,
             ClosedTimeNs = closedNs,
-            EpisodePath = EpisodePath,
+            EpisodePath = Path.GetFileName(EpisodePath), // the name Replay takes; server paths stay on the server
             CloseReason = _closeReason,
             Stats = new SessionStats
             {

@@ -18,7 +18,7 @@ public sealed class EpisodeTests(RealModelFixture fixture)
         string name = $"rec-{Guid.NewGuid():N}"[..12];
         SessionInfo session = await fixture.Open(record: true, episode: name);
         string id = session.SessionId;
-        Assert.EndsWith($"{name}.mcap", session.EpisodePath);
+        Assert.Equal($"{name}.mcap", session.EpisodePath); // the file name only: no server path on the wire
         using var sub = Client.Subscribe(new SubscribeRequest { SessionId = id, QueueUpdates = 32 }, Options());
         await WaitForSubscribers(Client, id, 1);
         await Client.SubmitFrameAsync(RawFrame(id, W, H, 0, 0, captureNs: 1_000_000), Options());
@@ -28,7 +28,7 @@ public sealed class EpisodeTests(RealModelFixture fixture)
         await Client.CloseSessionAsync(new CloseSessionRequest { SessionId = id }, Options());
 
         // Closing completed the file: the summary is there (not a crash-recovery scan).
-        EpisodeSummary summary = EpisodeCatalog.Summarize(session.EpisodePath);
+        EpisodeSummary summary = EpisodeCatalog.Summarize(Path.Combine(fixture.EpisodesDirectory, session.EpisodePath));
         Assert.Equal(5, summary.Frames);
         Assert.Equal(id, summary.Metadata!.SessionId);
 

@@ -120,9 +120,9 @@ public sealed class LifecycleTests
         await shutdown;
         await server.DisposeAsync();
 
-        EpisodeSummary summary = EpisodeCatalog.Summarize(session.EpisodePath);
+        EpisodeSummary summary = EpisodeCatalog.Summarize(Path.Combine(options.EpisodesDirectory, session.EpisodePath));
         Assert.Equal(4, summary.Frames);
-        byte[] bytes = File.ReadAllBytes(session.EpisodePath);
+        byte[] bytes = File.ReadAllBytes(Path.Combine(options.EpisodesDirectory, session.EpisodePath));
         Assert.Equal(new byte[] { 0x89, (byte)'M', (byte)'C', (byte)'A', (byte)'P', (byte)'0', 0x0D, 0x0A }, bytes[^8..]); // footer magic: the file is complete
         Assert.True(engines.Created[0].Disposed);
     }
