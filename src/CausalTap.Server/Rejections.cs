@@ -51,3 +51,21 @@ internal static class WireStatus
     public static RpcException ToRpcException(this RejectionException rejection) =>
         new(new Status(Of(rejection.Kind), rejection.Message));
 }
+
+/// <summary>Why a session closed (SessionInfo.close_reason), and what its subscribers are told.</summary>
+internal static class CloseReasons
+{
+    public const string ByClient = "closed by client", TrackCallEnded = "track call ended", IdleTimeout = "idle timeout",
+        Shutdown = "server shutdown", OpenFailed = "open failed";
+
+    /// <summary>
+    /// Null (the subscription ends OK) when the session ended normally: its client closed it or its Track call ended.
+    /// Otherwise a status that says so: UNAVAILABLE when the server shuts down (come back later), ABORTED with the reason.
+    /// </summary>
+    public static RejectionException? SubscriberStatus(string sessionId, string reason) => reason switch
+    {
+        ByClient or TrackCallEnded => null,
+        Shutdown => new RejectionException(RejectionKind.Unavailable, $"session {sessionId} closed: the server is shutting down"),
+        _ => new RejectionException(RejectionKind.Aborted, $"session {sessionId} closed: {(reason.Length == 0 ? "closing" : reason)}"),
+    };
+}

@@ -135,7 +135,7 @@ internal sealed class SessionManager : IAsyncDisposable
             }
             if (session is not null)
             {
-                _ = session.CloseAsync("open failed", drain: false); // releases the engine and the recorder
+                _ = session.CloseAsync(CloseReasons.OpenFailed, drain: false); // releases the engine and the recorder
             }
             else
             {
@@ -204,7 +204,7 @@ internal sealed class SessionManager : IAsyncDisposable
         if (_options.SessionIdleTimeout <= TimeSpan.Zero) return;
         foreach (TrackingSession session in List())
         {
-            if (session.IsIdle(_options.SessionIdleTimeout)) _ = CloseQuietlyAsync(session.Id, "idle timeout");
+            if (session.IsIdle(_options.SessionIdleTimeout)) _ = CloseQuietlyAsync(session.Id, CloseReasons.IdleTimeout);
         }
     }
 
@@ -234,7 +234,7 @@ internal sealed class SessionManager : IAsyncDisposable
         }
         _idleTimer?.Dispose();
         List<TrackingSession> sessions = ids.Select(id => { lock (_lock) return _open.GetValueOrDefault(id); }).OfType<TrackingSession>().ToList();
-        Task all = Task.WhenAll(ids.Select(id => CloseQuietlyAsync(id, "server shutdown")));
+        Task all = Task.WhenAll(ids.Select(id => CloseQuietlyAsync(id, CloseReasons.Shutdown)));
         Task finished = await Task.WhenAny(all, Task.Delay(timeout, _options.TimeProvider)).ConfigureAwait(false);
         if (finished != all)
         {

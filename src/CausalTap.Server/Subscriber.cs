@@ -57,8 +57,9 @@ internal sealed class Subscriber
         _queue.Writer.TryWrite(item);
     }
 
-    /// <summary>Ends the stream after the queued events (session closed or the subscriber left).</summary>
-    public void Complete() => _queue.Writer.TryComplete();
+    /// <summary>Ends the stream after the queued events (session closed or the subscriber left); with
+    /// <paramref name="error"/> the reader gets it after the last event (the call's status says why).</summary>
+    public void Complete(Exception? error = null) => _queue.Writer.TryComplete(error);
 
     /// <summary>
     /// Yields queued events until <see cref="Complete"/>. Updates are shared between subscribers, so an update that

@@ -118,7 +118,7 @@ internal sealed partial class TrackerService : Tracker.TrackerBase
     }
 
     private Task<SessionInfo> CloseSessionAsync(CloseSessionRequest request, ServerCallContext context) =>
-        _sessions.CloseAsync(request.SessionId, "closed by client");
+        _sessions.CloseAsync(request.SessionId, CloseReasons.ByClient);
 
     private Task<ListSessionsResponse> ListSessionsAsync(ListSessionsRequest request, ServerCallContext context)
     {
@@ -250,7 +250,7 @@ internal sealed partial class TrackerService : Tracker.TrackerBase
                 if (reply is not null) await Send(reply).ConfigureAwait(false);
             }
             // The client has sent everything: let its frames finish, then end the stream after their updates.
-            if (owned) await _sessions.CloseAsync(session.Id, "track call ended").ConfigureAwait(false);
+            if (owned) await _sessions.CloseAsync(session.Id, CloseReasons.TrackCallEnded).ConfigureAwait(false);
             else
             {
                 await session.FlushAsync(callToken).ConfigureAwait(false);
@@ -266,7 +266,7 @@ internal sealed partial class TrackerService : Tracker.TrackerBase
                 forwarding.Cancel();
                 session.Unsubscribe(subscriber);
                 try { await forward.ConfigureAwait(false); } catch (OperationCanceledException) { } catch (RejectionException) { } catch (RpcException) { } catch (InvalidOperationException) { }
-                if (owned) _ = _sessions.CloseAsync(session.Id, "track call ended").ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+                if (owned) _ = _sessions.CloseAsync(session.Id, CloseReasons.TrackCallEnded).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
             }
         }
     }

@@ -599,7 +599,8 @@ internal sealed class TrackingSession
             _subscribers = [];
             _subscribersClosed = true;
         }
-        foreach (Subscriber s in subscribers) s.Complete();
+        RejectionException? ending = CloseReasons.SubscriberStatus(Id, _closeReason);
+        foreach (Subscriber s in subscribers) s.Complete(ending);
         lock (_engineLock)
         {
             _engine?.Dispose();

@@ -86,6 +86,18 @@ public sealed class LifecycleTests
         SessionInfo closed = await client.GetSessionAsync(new GetSessionRequest { SessionId = idle }, Options());
         Assert.Equal("idle timeout", closed.CloseReason);
         Assert.Equal(SessionState.Open, (await client.GetSessionAsync(new GetSessionRequest { SessionId = watched }, Options())).State);
+
+        // A subscriber of a session that times out hears why (ABORTED with the reason), not a normal end.
+        string third = (await client.OpenSessionAsync(new OpenSessionRequest { CameraId = "third" }, Options())).SessionId;
+        using var listener = client.Subscribe(new SubscribeRequest { SessionId = third }, Options());
+        await WaitForSubscribers(client, third, 1);
+        await client.CloseSessionAsync(new CloseSessionRequest { SessionId = watched }, Options()); // its owner: a normal end
+        Assert.False(await sub.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(StatusCode.OK, sub.GetStatus().StatusCode);
+        await server.Sessions.CloseAsync(third, CloseReasons.IdleTimeout);
+        var aborted = await Assert.ThrowsAsync<RpcException>(() => listener.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(StatusCode.Aborted, aborted.StatusCode);
+        Assert.Contains("idle timeout", aborted.Status.Detail);
     }
 
     [Fact]
@@ -114,9 +126,16 @@ public sealed class LifecycleTests
         Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
         gate.Release(100);
 
-        List<TrackUpdate> updates = await ReadAll(sub);
+        // Every queued frame's update arrives, then the subscription ends UNAVAILABLE: the server went away, the
+        // session did not end normally.
+        var updates = new List<TrackUpdate>();
+        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await sub.ResponseStream.MoveNext(CancellationToken.None)) updates.Add(sub.ResponseStream.Current);
+        });
         Assert.Equal([0L, 1, 2, 3], updates.Select(u => u.FrameIndex));
-        Assert.Equal(StatusCode.OK, sub.GetStatus().StatusCode);
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        Assert.Contains("shutting down", ended.Status.Detail);
         await shutdown;
         await server.DisposeAsync();
 
