@@ -531,6 +531,7 @@ internal sealed class TrackingSession
             var response = new RemovePointsResponse();
             foreach (uint id in request.PointIds)
             {
+                _unchecked.RemoveAll(u => u.Id == id); // removed before the first frame: nothing left to check
                 if (_invalid.Remove(id) || (id <= int.MaxValue && _engine.RemovePoint((int)id))) response.Removed.Add(id);
                 else response.Unknown.Add(id);
             }

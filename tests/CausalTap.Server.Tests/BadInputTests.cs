@@ -173,9 +173,11 @@ public sealed class BadInputTests(RealModelFixture fixture)
         AddPointsResponse added = await Client.AddPointsAsync(new AddPointsRequest
         {
             SessionId = id,
-            Points = { new PointQuery { X = 1e9f, Y = 1e9f }, new PointQuery { X = 40, Y = 30 }, new PointQuery { X = W + 40, Y = 50 } },
+            Points = { new PointQuery { X = 1e9f, Y = 1e9f }, new PointQuery { X = 40, Y = 30 }, new PointQuery { X = W + 40, Y = 50 }, new PointQuery { X = W + 50, Y = 10 } },
         }, Options());
-        Assert.Equal([1u, 2, 3], added.PointIds);
+        Assert.Equal([1u, 2, 3, 4], added.PointIds);
+        // Removed before any frame: gone, not reported invalid later.
+        Assert.Equal([4u], (await Client.RemovePointsAsync(new RemovePointsRequest { SessionId = id, PointIds = { 4 } }, Options())).Removed);
         for (int i = 0; i < 3; i++) await Client.SubmitFrameAsync(RawFrame(id, W, H, i, (ulong)i), Options());
         List<TrackUpdate> updates = await ReadAll(sub, max: 3);
 
