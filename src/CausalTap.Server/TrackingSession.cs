@@ -186,7 +186,7 @@ internal sealed class TrackingSession
                         $"frame is {shape.Width}x{shape.Height} but session {Id} takes {_frameWidth}x{_frameHeight} frames");
                 }
                 SessionNotice? rebased = CheckCaptureTime(frame, receiveNs);
-                var item = new IngestItem(frame, shape, receiveNs, call, null);
+                var item = new IngestItem(frame, shape, receiveNs, call, null, rebased);
                 bool queued;
                 if (Settings.Policy == IngestPolicy.Block)
                 {
@@ -205,11 +205,7 @@ internal sealed class TrackingSession
                     Volatile.Write(ref _frameWidth, shape.Width);
                 }
                 if (frame.CaptureTimeNs != 0) _lastCaptureNs = frame.CaptureTimeNs;
-                if (rebased is not null)
-                {
-                    ServerLog.ClockRebased(_logger, Id, frame.Sequence, rebased.ClockStepNs / 1e6);
-                    AddNotice(rebased);
-                }
+                if (rebased is not null) ServerLog.ClockRebased(_logger, Id, frame.Sequence, rebased.ClockStepNs / 1e6);
                 if (call is not null) Interlocked.Increment(ref call.Queued);
                 return queued;
             }
@@ -262,6 +258,7 @@ internal sealed class TrackingSession
         }
         Interlocked.Increment(ref _dropped);
         if (item.Call is { } call) Interlocked.Increment(ref call.Dropped);
+        if (item.Notice is { } notice) AddNotice(notice); // pushed out of the full queue: the notice still goes out
     }
 
     private void CountRejection(Frame? frame, RejectionKind kind, string message, IngestCall? call)
@@ -344,9 +341,10 @@ internal sealed class TrackingSession
                 continue;
             }
             Frame frame = item.Frame!;
+            if (item.Notice is { } notice) AddNotice(notice); // before this frame's update is built, after the previous one's
             if (_abort.IsCancellationRequested || IsStale(item))
             {
-                OnFrameDropped(item);
+                OnFrameDropped(item with { Notice = null }); // its notice is pending already
                 continue;
             }
             try
@@ -673,5 +671,8 @@ internal sealed class TrackingSession
     private long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     /// <summary>A queued frame (with what ingest learnt about it), or a flush marker.</summary>
-    private sealed record IngestItem(Frame? Frame, FrameShape Shape, long ReceiveNs, IngestCall? Call, TaskCompletionSource? Marker);
+    /// <param name="Notice">What this frame tells subscribers (a clock re-base): published with its update, or the next
+    /// one when the frame is dropped or rejected.</param>
+    private sealed record IngestItem(Frame? Frame, FrameShape Shape, long ReceiveNs, IngestCall? Call, TaskCompletionSource? Marker,
+        SessionNotice? Notice = null);
 }
