@@ -185,13 +185,7 @@ internal static class ServerBenchmark
                 Volatile.Write(ref sendTicks[k], Stopwatch.GetTimestamp());
                 await camera.RequestStream.WriteAsync(frames[k % frames.Count].ToFrame(sid, WallClock.NowNs(), (ulong)k), ct);
                 sent++;
-                if (k == 0 && settings.Points > 0)
-                {
-                    int side = (int)Math.Ceiling(Math.Sqrt(settings.Points));
-                    var add = new AddPointsRequest { SessionId = sid };
-                    add.Points.AddRange(PointList.Grid(side, first.Width, first.Height).Take(settings.Points));
-                    await server.Client.AddPointsAsync(add, server.CallOptions(ct));
-                }
+                if (k == 0) await AddGridPointsAsync(server, sid, settings.Points, first, ct);
             }
             await camera.RequestStream.CompleteAsync();
             await camera.ResponseAsync;
@@ -213,6 +207,16 @@ internal static class ServerBenchmark
             // the subscription ends with the session
         }
         return new StreamResult(sent, closed.Stats, measuredUpdates, serverLatency, endToEnd);
+    }
+
+    /// <summary>Adds <paramref name="count"/> points on a square grid over <paramref name="frame"/> (none when 0).</summary>
+    internal static async Task AddGridPointsAsync(ServerConnection server, string sessionId, int count, SourceFrame frame, CancellationToken ct)
+    {
+        if (count <= 0) return;
+        int side = (int)Math.Ceiling(Math.Sqrt(count));
+        var add = new AddPointsRequest { SessionId = sessionId };
+        add.Points.AddRange(PointList.Grid(side, frame.Width, frame.Height).Take(count));
+        await server.Client.AddPointsAsync(add, server.CallOptions(ct));
     }
 
     private static string LoadAverage()

@@ -116,13 +116,7 @@ internal static class SoakBenchmark
             for (int k = 0; k < settings.CycleFrames; k++)
             {
                 await camera.RequestStream.WriteAsync(frames[k % frames.Count].ToFrame(sid, WallClock.NowNs(), (ulong)k), ct);
-                if (k == 0 && settings.Points > 0)
-                {
-                    int side = (int)Math.Ceiling(Math.Sqrt(settings.Points));
-                    var add = new AddPointsRequest { SessionId = sid };
-                    add.Points.AddRange(PointList.Grid(side, first.Width, first.Height).Take(settings.Points));
-                    await server.Client.AddPointsAsync(add, server.CallOptions(ct));
-                }
+                if (k == 0) await ServerBenchmark.AddGridPointsAsync(server, sid, settings.Points, first, ct);
             }
             await camera.RequestStream.CompleteAsync();
             await camera.ResponseAsync;

@@ -147,6 +147,19 @@ class XFeatBackbone(nn.Module):
         return net.eval()
 
 
+class FrozenXFeatBackbone(XFeatBackbone):
+    """XFeat as a fixed feature extractor (the trackers' frozen backbone): no gradients, always in eval mode, so a
+    tracker's `train()` leaves it alone and its features can be cached. Same parameter names as XFeatBackbone."""
+
+    def __init__(self, with_reliability: bool = False) -> None:
+        super().__init__(with_reliability)
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
 def onnx_conv_weights(path: Path) -> Dict[str, tuple]:
     """{layer name: (weight, bias)} from the ONNX graph, mapped by walking the Conv nodes in graph order.
 

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..backbones.xfeat import XFeatBackbone, pretrained_dir
+from ..backbones.xfeat import FrozenXFeatBackbone, pretrained_dir
 from ..tapir.sampling import l2_normalize_channels
 from .config import PRESETS, GMRWConfig
 from .model import GMRW, FrameFeatures
@@ -48,17 +48,10 @@ class XFeatGMRW(GMRW):
         path = xfeat_onnx or (pretrained_dir() / "xfeat.onnx" if pretrained_dir() else None)
         if path is None or not Path(path).exists():
             raise FileNotFoundError("XFeatGMRW needs ../shared/pretrained/xfeat.onnx (or pass xfeat_onnx)")
-        self.xfeat = XFeatBackbone.from_onnx(Path(path))
-        for p in self.xfeat.parameters():
-            p.requires_grad_(False)
+        self.xfeat = FrozenXFeatBackbone.from_onnx(Path(path))
         scale = math.sqrt(INITIAL_COSINE_TEMPERATURE * math.sqrt(config.feature_channels))
         self.log_feature_scale = nn.Parameter(torch.tensor(math.log(scale)))
         zero_transformer_messages(self)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.xfeat.eval()  # frozen
-        return self
 
     def encode(self, frames: torch.Tensor) -> FrameFeatures:
         """frames [B,3,H,W] RGB in [0,255] -> scale * normalised XFeat descriptors [B,64,H/8,W/8]."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..backbones.xfeat import XFeatBackbone, upsample_to
+from ..backbones.xfeat import FrozenXFeatBackbone, upsample_to
 from .config import CPU, TapirConfig
 from .cost_volume import CostVolumeHead
 from .model import FeatureGrids, Tapir
@@ -57,14 +57,7 @@ class XFeatTapir(Tapir):
         super().__init__(config)
         init_cost_passthrough(self.torch_cost_volume_track_mods)
         self.resnet_torch = None  # the trained-from-scratch ResNet is replaced by XFeat
-        self.xfeat = XFeatBackbone.from_onnx(xfeat_onnx)
-        for p in self.xfeat.parameters():
-            p.requires_grad_(False)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.xfeat.eval()  # frozen
-        return self
+        self.xfeat = FrozenXFeatBackbone.from_onnx(xfeat_onnx)
 
     def encode(self, frames: torch.Tensor) -> FeatureGrids:
         with torch.no_grad():
